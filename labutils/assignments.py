@@ -1,0 +1,264 @@
+"""Single-source assignments: build the student notebooks from ``solutions/`` and check them.
+
+In a solution notebook, code the student writes sits between two marker lines, with a hint
+above them::
+
+    # TODO: Task 1.1 (ResidualBlock.forward) — add the shortcut, then apply ReLU
+    ### BEGIN SOLUTION
+    out = out + identity
+    ### END SOLUTION
+
+``build`` replaces each marked region by ``raise NotImplementedError("<hint>")`` (keeping the
+hint), clears outputs and sets the kernelspec to ``python3``. ``check`` fails, naming notebook
+and cell, when a student notebook is missing or stale, when solution code leaked into it, or when
+any notebook has outputs or another kernelspec. ``clean`` strips outputs from the solutions.
+
+    python -m labutils.assignments build
+    python -m labutils.assignments check
+    python -m labutils.assignments clean
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import re
+import sys
+from pathlib import Path
+
+from .runtime import project_root
+
+BEGIN = "### BEGIN SOLUTION"
+END = "### END SOLUTION"
+_TODO = re.compile(r"^\s*# TODO:\s*(?P<hint>.*\S)\s*$")
+_TASK = re.compile(r"\bTask \d+(\.\d+)*\b")
+KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+
+
+class AssignmentError(ValueError):
+    """A solution notebook's markers are malformed; the message names the notebook and cell."""
+
+
+def _hint_above(out_lines: list[str], where: str, lineno: int) -> str:
+    """The ``# TODO:`` hint for a region: the comment block directly above the BEGIN line."""
+    for line in reversed(out_lines):
+        stripped = line.strip()
+        if not stripped.startswith("#"):
+            break
+        match = _TODO.match(line)
+        if match:
+            hint = match.group("hint")
+            if not _TASK.search(hint):
+                raise AssignmentError(f"{where}, line {lineno}: the TODO hint must name its task "
+                                      f"(e.g. '# TODO: Task 1.1 (...) ...'), got {hint!r}")
+            return hint
+    raise AssignmentError(f"{where}, line {lineno}: '{BEGIN}' needs a '# TODO: Task N.M ...' hint "
+                          "in the comment lines directly above it")
+
+
+def solution_regions(source: str, where: str = "cell") -> list[tuple[str, list[str]]]:
+    """The (hint, solution lines) pairs of one cell; raises ``AssignmentError`` on bad markers."""
+    return _split(source, where)[1]
+
+
+def _split(source: str, where: str):
+    out: list[str] = []
+    regions: list[tuple[str, list[str]]] = []
+    lines = source.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.strip() == END:
+            raise AssignmentError(f"{where}, line {i + 1}: '{END}' without a matching '{BEGIN}'")
+        if line.strip() != BEGIN:
+            out.append(line)
+            i += 1
+            continue
+        hint = _hint_above(out, where, i + 1)
+        indent = line[: len(line) - len(line.lstrip())]
+        j = i + 1
+        while j < len(lines) and lines[j].strip() != END:
+            if lines[j].strip() == BEGIN:
+                raise AssignmentError(f"{where}, line {j + 1}: nested '{BEGIN}'")
+            j += 1
+        if j == len(lines):
+            raise AssignmentError(f"{where}, line {i + 1}: '{BEGIN}' is never closed by '{END}'")
+        body = lines[i + 1 : j]
+        if not any(b.strip() for b in body):
+            raise AssignmentError(f"{where}, line {i + 1}: empty solution region")
+        regions.append((hint, body))
+        out.append(f"{indent}raise NotImplementedError({hint!r})")
+        i = j + 1
+    return "\n".join(out), regions
+
+
+def strip_solutions(source: str, where: str = "cell") -> str:
+    """The student version of one code cell's source."""
+    return _split(source, where)[0]
+
+
+def _read(path: Path):
+    import nbformat
+
+    try:
+        return nbformat.read(str(path), as_version=4)
+    except Exception as exc:  # invalid JSON or not a notebook
+        raise AssignmentError(f"{path}: cannot be read as a notebook ({exc})") from exc
+
+
+def build_notebook(solution_path: Path):
+    """The student notebook built from one solution notebook (an ``nbformat`` node)."""
+    nb = _read(solution_path)
+    student = copy.deepcopy(nb)
+    for idx, cell in enumerate(student.cells):
+        if cell.cell_type != "code":
+            continue
+        cell.source = strip_solutions(cell.source, f"{solution_path} cell {idx}")
+        cell.outputs = []
+        cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    student.metadata["kernelspec"] = dict(KERNELSPEC)
+    return student
+
+
+def _pairs(solutions: Path, notebooks: Path):
+    return [(src, notebooks / src.name) for src in sorted(solutions.glob("*.ipynb"))]
+
+
+def build(solutions: Path, notebooks: Path) -> list[Path]:
+    """Write ``notebooks/NN_name.ipynb`` for every ``solutions/NN_name.ipynb``; returns the paths."""
+    import nbformat
+
+    notebooks.mkdir(parents=True, exist_ok=True)
+    written = []
+    for src, dst in _pairs(solutions, notebooks):
+        nbformat.write(build_notebook(src), str(dst))
+        written.append(dst)
+    return written
+
+
+def _hygiene(path: Path, nb) -> list[str]:
+    problems = []
+    for idx, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and (cell.get("outputs") or cell.get("execution_count") is not None):
+            problems.append(f"{path} cell {idx}: has outputs; commit notebooks without outputs "
+                            "(python -m labutils.assignments clean)")
+    name = nb.metadata.get("kernelspec", {}).get("name")
+    if name != "python3":
+        problems.append(f"{path}: kernelspec is {name!r}, expected 'python3'")
+    return problems
+
+
+def _leaks(path: Path, student, solution_lines: set[str], allowed: set[str]) -> list[str]:
+    """Marker lines, or lines found only inside solution regions, that appear in a student notebook."""
+    problems = []
+    for idx, cell in enumerate(student.cells):
+        if cell.cell_type != "code":
+            continue
+        for lineno, line in enumerate(cell.source.splitlines(), 1):
+            stripped = line.strip()
+            if stripped in (BEGIN, END):
+                problems.append(f"{path} cell {idx}, line {lineno}: solution marker {stripped!r} leaked")
+            elif stripped in solution_lines and stripped not in allowed:
+                problems.append(f"{path} cell {idx}, line {lineno}: solution code leaked: {stripped!r}")
+    return problems
+
+
+def check(solutions: Path, notebooks: Path) -> list[str]:
+    """All problems found, each naming notebook and cell; an empty list means everything is in sync."""
+    problems: list[str] = []
+    sources = sorted(solutions.glob("*.ipynb"))
+    if not sources:
+        problems.append(f"{solutions}: no solution notebooks found")
+    for src, dst in _pairs(solutions, notebooks):
+        try:
+            sol = _read(src)
+            expected = build_notebook(src)
+        except AssignmentError as exc:
+            problems.append(str(exc))
+            continue
+        problems += _hygiene(src, sol)
+        if not dst.exists():
+            problems.append(f"{dst}: missing; run python -m labutils.assignments build")
+            continue
+        try:
+            actual = _read(dst)
+        except AssignmentError as exc:
+            problems.append(str(exc))
+            continue
+        problems += _hygiene(dst, actual)
+        solution_lines = {
+            b.strip()
+            for idx, cell in enumerate(sol.cells) if cell.cell_type == "code"
+            for _, body in solution_regions(cell.source, f"{src} cell {idx}")
+            for b in body if len(b.strip()) >= 12 and not b.strip().startswith("#")
+        }
+        allowed = {line.strip() for cell in expected.cells for line in cell.source.splitlines()}
+        problems += _leaks(dst, actual, solution_lines, allowed)
+        if len(actual.cells) != len(expected.cells):
+            problems.append(f"{dst}: stale, has {len(actual.cells)} cells but {src} builds {len(expected.cells)}; "
+                            "run python -m labutils.assignments build")
+            continue
+        for idx, (a, e) in enumerate(zip(actual.cells, expected.cells)):
+            if a.cell_type != e.cell_type or a.source != e.source:
+                problems.append(f"{dst} cell {idx}: stale, differs from what {src} builds; "
+                                "run python -m labutils.assignments build")
+                break
+    known = {src.name for src in sources}
+    for extra in sorted(notebooks.glob("*.ipynb")):
+        if extra.name not in known:
+            problems.append(f"{extra}: has no source in {solutions}; student notebooks are generated, never hand-written")
+    return problems
+
+
+def clean(folder: Path) -> list[Path]:
+    """Remove outputs and execution counts from every notebook in ``folder`` (after running them)."""
+    import nbformat
+
+    changed = []
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = _read(path)
+        dirty = False
+        for cell in nb.cells:
+            if cell.cell_type == "code" and (cell.outputs or cell.execution_count is not None):
+                cell.outputs, cell.execution_count, dirty = [], None, True
+        if nb.metadata.get("kernelspec", {}).get("name") != "python3":
+            nb.metadata["kernelspec"] = dict(KERNELSPEC)
+            dirty = True
+        if dirty:
+            nbformat.write(nb, str(path))
+            changed.append(path)
+    return changed
+
+
+def main(argv: list[str] | None = None) -> int:
+    root = project_root()
+    parser = argparse.ArgumentParser(prog="python -m labutils.assignments", description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["build", "check", "clean"])
+    parser.add_argument("--solutions", type=Path, default=root / "solutions")
+    parser.add_argument("--notebooks", type=Path, default=root / "notebooks")
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "build":
+            for path in build(args.solutions, args.notebooks):
+                print(f"wrote {path}")
+            return 0
+        if args.command == "clean":
+            changed = clean(args.solutions)
+            for path in changed:
+                print(f"cleaned {path}")
+            print(f"{len(changed)} notebook(s) cleaned")
+            return 0
+    except AssignmentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    problems = check(args.solutions, args.notebooks)
+    for line in problems:
+        print(f"FAIL: {line}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"ok: {len(list(args.solutions.glob('*.ipynb')))} student notebook(s) in sync with {args.solutions}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

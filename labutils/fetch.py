@@ -1,0 +1,211 @@
+"""Download registry files with a progress bar, a checksum check and an atomic write (all labs).
+
+Command line, for preparing a classroom without internet::
+
+    python -m labutils.fetch --list          # what can be fetched, with sizes
+    python -m labutils.fetch resnet18        # one entry
+    python -m labutils.fetch --all           # everything the course uses
+
+Files land under ``data/`` (or ``$LABUTILS_DATA``); copy that folder to the offline machines.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from . import registry as _registry
+from .registry import Resource
+from .runtime import SMOKE_ENV, data_root
+
+CHUNK = 1 << 20
+
+
+class DownloadError(RuntimeError):
+    """A registry file could not be fetched; the message says how to get it by hand."""
+
+
+class ChecksumError(RuntimeError):
+    """A file does not match the checksum or size recorded in the registry."""
+
+
+def destination(resource: Resource, root: Path | None = None) -> Path:
+    """Where ``resource`` lives on disk: ``<data root>/<subdir>/<filename>``."""
+    return Path(root or data_root()) / resource.subdir / resource.filename
+
+
+def _digests(resource: Resource):
+    algos = {}
+    if resource.sha256:
+        algos["sha256"] = hashlib.sha256()
+    if resource.md5:
+        algos["md5"] = hashlib.md5()
+    return algos
+
+
+def _compare(resource: Resource, path: Path, algos: dict, size: int) -> None:
+    if resource.size_bytes is not None and size != resource.size_bytes:
+        raise ChecksumError(
+            f"{path}: size {size:,} bytes, expected {resource.size_bytes:,} for {resource.name!r} "
+            f"(truncated or wrong file)"
+        )
+    for algo, h in algos.items():
+        expected = getattr(resource, algo)
+        got = h.hexdigest()
+        if not got.startswith(expected):
+            raise ChecksumError(
+                f"{path}: {algo} {got[:len(expected)]}... does not match {expected} "
+                f"recorded for {resource.name!r} (corrupt or incomplete file)"
+            )
+
+
+def verify(path: Path, resource: Resource) -> Path:
+    """Check ``path`` against the registry's checksum and size; raise ``ChecksumError`` naming it."""
+    path = Path(path)
+    algos = _digests(resource)
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK):
+            size += len(chunk)
+            for h in algos.values():
+                h.update(chunk)
+    _compare(resource, path, algos, size)
+    return path
+
+
+def _manual_help(resource: Resource, dest: Path) -> str:
+    return (
+        f"  - On a machine with internet run `python -m labutils.fetch {resource.name}` and copy\n"
+        f"    {dest} to the same place here (or point LABUTILS_DATA at a folder holding {resource.subdir}/).\n"
+        f"  - Or download {resource.url} yourself and save it as {dest}.\n"
+        f"  - To try the notebook without the real files, run it with {SMOKE_ENV}=1 "
+        f"(synthetic data, random weights)."
+    )
+
+
+def _set_aside(path: Path, reason: Exception) -> Path:
+    """Rename a file that failed its check to ``*.corrupt`` instead of deleting it."""
+    aside = path.with_name(path.name + ".corrupt")
+    n = 1
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.corrupt{n}")
+        n += 1
+    os.replace(path, aside)
+    print(f"{reason}\n  The file was kept as {aside}; fetching a fresh copy.", file=sys.stderr)
+    return aside
+
+
+def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> None:
+    from tqdm.auto import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    tmp = Path(tmp_name)
+    try:
+        try:
+            response = urllib.request.urlopen(resource.url, timeout=timeout)
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise DownloadError(
+                f"Could not download {resource.name!r} ({resource.size_text()}) from {resource.url}: {exc}\n"
+                + _manual_help(resource, dest)
+            ) from exc
+        algos = _digests(resource)
+        size = 0
+        with response, os.fdopen(fd, "wb") as out:
+            fd = None
+            total = response.headers.get("Content-Length")
+            bar = tqdm(
+                total=int(total) if total and total.isdigit() else None,
+                unit="B", unit_scale=True, unit_divisor=1024,
+                desc=resource.filename, disable=not progress,
+            )
+            with bar:
+                while True:
+                    try:
+                        chunk = response.read(CHUNK)
+                    except OSError as exc:
+                        raise DownloadError(
+                            f"Download of {resource.name!r} from {resource.url} broke off after {size:,} bytes: {exc}\n"
+                            + _manual_help(resource, dest)
+                        ) from exc
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    size += len(chunk)
+                    for h in algos.values():
+                        h.update(chunk)
+                    bar.update(len(chunk))
+        _compare(resource, Path(resource.url), algos, size)
+        os.replace(tmp, dest)
+    finally:
+        if fd is not None:
+            os.close(fd)
+        if tmp.exists():
+            tmp.unlink()
+
+
+def download(resource: Resource | str, root: Path | None = None, *, progress: bool = True,
+             extra_locations: tuple[Path, ...] = (), timeout: float = 60.0) -> Path:
+    """Return a verified local copy of ``resource``, downloading it if needed (all labs).
+
+    An existing copy under ``root`` (default ``data/``) or in ``extra_locations`` is reused after
+    its checksum passes. A copy that fails is renamed ``*.corrupt`` (never deleted) and fetched
+    again. The download goes to a temporary file in the target folder and is moved into place
+    only after the checksum matches, so an interrupted download never leaves a half file behind.
+    """
+    if isinstance(resource, str):
+        resource = _registry.get(resource)
+    dest = destination(resource, root)
+    for candidate in (dest, *extra_locations):
+        if candidate.is_file():
+            try:
+                return verify(candidate, resource)
+            except ChecksumError as exc:
+                if candidate == dest:
+                    _set_aside(candidate, exc)
+                else:
+                    print(f"{exc}\n  Ignoring it.", file=sys.stderr)
+    _stream(resource, dest, progress, timeout)
+    return dest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m labutils.fetch",
+        description="Pre-download the course's datasets and ImageNet weights into data/ (for offline classrooms).",
+    )
+    parser.add_argument("names", nargs="*", help="registry names (see --list)")
+    parser.add_argument("--all", action="store_true", help="fetch every registry entry")
+    parser.add_argument("--list", action="store_true", help="list registry entries and exit")
+    parser.add_argument("--dest", type=Path, default=None, help="data folder (default: data/ or $LABUTILS_DATA)")
+    args = parser.parse_args(argv)
+
+    entries = _registry.registry()
+    if args.list or not (args.names or args.all):
+        for r in entries.values():
+            labs = ",".join(map(str, r.labs)) or "-"
+            print(f"{r.name:18} {r.kind:8} lab {labs:5} {r.size_text():>10}  {r.description}")
+        return 0 if args.list else 2
+    unknown = [n for n in args.names if n not in entries]
+    if unknown:
+        parser.error(f"unknown name(s): {', '.join(unknown)}; known: {', '.join(entries)}")
+    chosen = list(entries.values()) if args.all else [entries[n] for n in args.names]
+    failed = []
+    for r in chosen:
+        try:
+            path = download(r, args.dest)
+            print(f"ok    {r.name}: {path}")
+        except (DownloadError, ChecksumError) as exc:
+            failed.append(r.name)
+            print(f"FAIL  {r.name}: {exc}", file=sys.stderr)
+    print(f"{len(chosen) - len(failed)} fetched, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
