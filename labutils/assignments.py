@@ -158,8 +158,10 @@ def _leaks(path: Path, student, solution_lines: set[str], allowed: set[str]) -> 
             stripped = line.strip()
             if stripped in (BEGIN, END):
                 problems.append(f"{path} cell {idx}, line {lineno}: solution marker {stripped!r} leaked")
-            elif stripped in solution_lines and stripped not in allowed:
-                problems.append(f"{path} cell {idx}, line {lineno}: solution code leaked: {stripped!r}")
+            elif stripped not in allowed:
+                leaked = next((s for s in solution_lines if s in stripped), None)
+                if leaked is not None:
+                    problems.append(f"{path} cell {idx}, line {lineno}: solution code leaked: {leaked!r}")
     return problems
 
 

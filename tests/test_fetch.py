@@ -1,0 +1,166 @@
+import hashlib
+import http.server
+import threading
+from functools import partial
+
+import pytest
+import torch
+
+from labutils import fetch, models, registry
+from labutils.fetch import ChecksumError, DownloadError, download, verify
+from labutils.registry import Resource
+
+PAYLOAD = b"residual networks " * 5000
+
+
+def _resource(url, payload=PAYLOAD, **overrides):
+    fields = dict(name="sample", url=url, kind="dataset", description="test file",
+                  sha256=hashlib.sha256(payload).hexdigest(), size_bytes=len(payload), subdir="downloads")
+    fields.update(overrides)
+    return Resource(**fields)
+
+
+@pytest.fixture
+def source(tmp_path):
+    path = tmp_path / "remote" / "sample.bin"
+    path.parent.mkdir()
+    path.write_bytes(PAYLOAD)
+    return path
+
+
+@pytest.fixture
+def http_url(source):
+    handler = partial(http.server.SimpleHTTPRequestHandler, directory=str(source.parent))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/{source.name}"
+    server.shutdown()
+
+
+def _leftovers(folder):
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def test_download_over_http_checks_and_places_file(http_url, data_dir):
+    path = download(_resource(http_url), progress=False)
+    assert path == data_dir / "downloads" / "sample.bin"
+    assert path.read_bytes() == PAYLOAD
+    assert _leftovers(path.parent) == ["sample.bin"]  # no temporary .part file left
+
+
+def test_verified_copy_is_reused_without_network(source, data_dir):
+    download(_resource(source.as_uri()), progress=False)
+    source.unlink()  # the "server" is gone now
+    assert download(_resource(source.as_uri()), progress=False).read_bytes() == PAYLOAD
+
+
+def test_corrupt_download_is_rejected_and_leaves_nothing(source, data_dir):
+    bad = _resource(source.as_uri(), sha256="0" * 64, size_bytes=None)
+    with pytest.raises(ChecksumError, match=r"sha256 .* does not match 0{64}"):
+        download(bad, progress=False)
+    assert _leftovers(data_dir / "downloads") == []
+
+
+def test_truncated_download_fails_on_size(source, data_dir):
+    res = _resource(source.as_uri(), size_bytes=len(PAYLOAD) + 1)
+    with pytest.raises(ChecksumError, match="truncated or wrong file"):
+        download(res, progress=False)
+
+
+def test_existing_corrupt_file_is_kept_aside_and_replaced(source, data_dir):
+    dest = data_dir / "downloads" / "sample.bin"
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(b"half a file")
+    path = download(_resource(source.as_uri()), progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert (dest.parent / "sample.bin.corrupt").read_bytes() == b"half a file"
+
+
+def test_verify_names_the_file(tmp_path):
+    f = tmp_path / "weights.pth"
+    f.write_bytes(b"not the weights")
+    with pytest.raises(ChecksumError, match="weights.pth"):
+        verify(f, _resource("file:///nowhere", size_bytes=None))
+
+
+def test_unreachable_url_explains_what_to_do(data_dir):
+    res = _resource("http://127.0.0.1:9/sample.bin")  # nothing listens on the discard port
+    with pytest.raises(DownloadError) as info:
+        download(res, progress=False, timeout=5)
+    text = str(info.value)
+    assert "python -m labutils.fetch sample" in text
+    assert str(data_dir / "downloads" / "sample.bin") in text
+    assert "LABUTILS_SMOKE=1" in text
+    assert _leftovers(data_dir / "downloads") == []
+
+
+def test_registry_entries_all_carry_checksums_and_match_torchvision():
+    from torchvision.models import get_model_weights
+
+    entries = registry.registry()
+    assert {"cifar100", "stanford_dogs", "resnet18", "resnet50", "resnext50_32x4d", "efficientnet_b0"} <= set(entries)
+    for res in entries.values():
+        assert res.sha256 or res.md5, res.name
+    for name in ("resnet18", "resnet50", "resnext50_32x4d", "efficientnet_b0"):
+        res = entries[name]
+        assert res.url == get_model_weights(name).DEFAULT.url
+        assert res.filename.split("-")[-1].startswith(res.sha256)
+    with pytest.raises(ValueError, match="no checksum"):
+        Resource(name="x", url="http://h/x", kind="dataset", description="")
+    with pytest.raises(KeyError, match="known names"):
+        registry.get("imagenet")
+
+
+def test_cli_lists_and_reports_failures(data_dir, capsys, monkeypatch):
+    assert fetch.main(["--list"]) == 0
+    assert "resnet18" in capsys.readouterr().out
+    bad = _resource("http://127.0.0.1:9/sample.bin")
+    monkeypatch.setattr(registry, "registry", lambda: {"sample": bad})
+    assert fetch.main(["sample"]) == 1
+    captured = capsys.readouterr()
+    assert "0 fetched, 1 failed: sample" in captured.out
+    assert "LABUTILS_SMOKE=1" in captured.err
+
+
+def test_load_pretrained_goes_through_registry(tmp_path, data_dir, monkeypatch):
+    """Full mode: the weight file is downloaded, checked and loaded with strict=True."""
+    from torchvision.models import get_model
+
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    torch.manual_seed(5)
+    reference = get_model("resnet18", weights=None)
+    blob = tmp_path / "resnet18-test.pth"
+    torch.save(reference.state_dict(), blob)
+    digest = hashlib.sha256(blob.read_bytes()).hexdigest()
+    fake = Resource(name="resnet18", url=blob.as_uri(), kind="weights", description="test weights",
+                    sha256=digest[:8], subdir="weights")
+    monkeypatch.setattr(models, "weights_resource", lambda member, name=None: fake)
+    model = models.load_pretrained("resnet18", progress=False)
+    for key, value in reference.state_dict().items():
+        assert torch.equal(model.state_dict()[key], value), key
+    assert (data_dir / "weights" / "resnet18-test.pth").is_file()
+
+
+def test_load_pretrained_offline_stops_with_instructions(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    real = registry.weights_resource
+
+    def unreachable(member, name=None):
+        res = real(member, name=name)
+        return Resource(**{**res.__dict__, "url": "http://127.0.0.1:9/" + res.filename})
+
+    monkeypatch.setattr(models, "weights_resource", unreachable)
+    with pytest.raises(DownloadError, match="LABUTILS_SMOKE=1"):
+        models.load_pretrained("resnet18", progress=False)
+
+
+def test_smoke_mode_uses_random_weights_and_says_so(capsys, monkeypatch):
+    monkeypatch.setenv("LABUTILS_SMOKE", "1")
+    model = models.load_pretrained("resnet18")
+    assert "RANDOM weights" in capsys.readouterr().out
+    assert not model.training
+    assert models.count_parameters(model) == 11_689_512
