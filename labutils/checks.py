@@ -175,15 +175,22 @@ def _downsample(in_ch: int, out_ch: int, stride: int):
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
 
 
+def _block_input(task: str, block_cls, expansion: int, channels: int):
+    """Check the class's ``expansion`` and return a fixed random input with ``channels`` channels."""
+    import torch
+
+    got = getattr(block_cls, "expansion", None)
+    if got != expansion:
+        fail(task, f"expected class attribute expansion = {expansion}, got {got!r}")
+    torch.manual_seed(0)
+    return torch.randn(2, channels, 8, 8)
+
+
 def check_residual_block(ResidualBlock, task: str = "Task 1.1 ResidualBlock") -> Verdict:
     """Lab 1: the student's BasicBlock equals torchvision's, with and without a downsample."""
-    import torch
     from torchvision.models.resnet import BasicBlock
 
-    if getattr(ResidualBlock, "expansion", None) != 1:
-        fail(task, f"expected class attribute expansion = 1, got {getattr(ResidualBlock, 'expansion', None)!r}")
-    torch.manual_seed(0)
-    x = torch.randn(2, 16, 8, 8)
+    x = _block_input(task, ResidualBlock, 1, 16)
     d1 = _compare_block(task, ResidualBlock(16, 16), BasicBlock(16, 16), x, _basic_variants,
                         "ResidualBlock(16, 16)", _BASIC_ORDER)
     student = ResidualBlock(16, 32, stride=2, downsample=_downsample(16, 32, 2))
@@ -195,13 +202,9 @@ def check_residual_block(ResidualBlock, task: str = "Task 1.1 ResidualBlock") ->
 
 def check_bottleneck(Bottleneck, task: str = "Task 1.2 Bottleneck") -> Verdict:
     """Lab 1: the student's Bottleneck equals torchvision's, plain and grouped (ResNeXt) variants."""
-    import torch
     from torchvision.models.resnet import Bottleneck as TVBottleneck
 
-    if getattr(Bottleneck, "expansion", None) != 4:
-        fail(task, f"expected class attribute expansion = 4, got {getattr(Bottleneck, 'expansion', None)!r}")
-    torch.manual_seed(0)
-    x = torch.randn(2, 64, 8, 8)
+    x = _block_input(task, Bottleneck, 4, 64)
     d1 = _compare_block(task, Bottleneck(64, 16), TVBottleneck(64, 16), x, _bottleneck_variants,
                         "Bottleneck(64, 16)", _BOTTLENECK_ORDER)
     cfg = dict(stride=2, groups=32, base_width=4)
