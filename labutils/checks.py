@@ -141,25 +141,37 @@ def _bottleneck_variants(block, x):
     }
 
 
-def _compare_block(task, student, reference, x, variants_fn, label, order_hint):
+def _paired_outputs(task, student, reference, x, label, *, seed):
+    """Copy the student's (BN-randomized) weights into torchvision's module strictly and run both.
+
+    Returns the student's output and its max |diff| from the reference; a shape mismatch fails.
+    """
     import torch
 
-    _randomize(student, seed=1)
+    _randomize(student, seed=seed)
     _load_into(task, reference, student, f"torchvision's {type(reference).__name__}")
     student.eval()
     reference.eval()
     got = _forward(task, student, x, label)
     with torch.no_grad():
         want = reference(x)
-        if got.shape != want.shape:
-            fail(task, f"{label} on input {tuple(x.shape)}: expected output shape {tuple(want.shape)}, "
-                       f"got {tuple(got.shape)}")
-        diff = _max_diff(got, want)
-        if diff <= TOL:
-            return diff
-        for mistake, alt in variants_fn(reference, x).items():
-            if alt.shape == got.shape and _max_diff(got, alt) <= TOL:
-                fail(task, f"{label}: output differs from torchvision's (max |diff| {diff:.3g}) because {mistake}")
+    if got.shape != want.shape:
+        fail(task, f"{label} on input {tuple(x.shape)}: expected output shape {tuple(want.shape)}, "
+                   f"got {tuple(got.shape)}")
+    return got, _max_diff(got, want)
+
+
+def _compare_block(task, student, reference, x, variants_fn, label, order_hint):
+    import torch
+
+    got, diff = _paired_outputs(task, student, reference, x, label, seed=1)
+    if diff <= TOL:
+        return diff
+    with torch.no_grad():
+        variants = variants_fn(reference, x)
+    for mistake, alt in variants.items():
+        if alt.shape == got.shape and _max_diff(got, alt) <= TOL:
+            fail(task, f"{label}: output differs from torchvision's (max |diff| {diff:.3g}) because {mistake}")
     fail(task, f"{label}: expected the output of torchvision's {type(reference).__name__} with the same weights, "
                f"got max |diff| {diff:.3g} ({order_hint})")
 
@@ -237,16 +249,7 @@ def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = "Task 1.3 ResNet
         label = f"ResNet({block.__name__}, {layers}{', ' if extra else ''}{', '.join(f'{k}={v}' for k, v in extra.items())}, num_classes=10)"
         student = ResNet(block, layers, num_classes=10, **extra)
         reference = tv.ResNet(tv_block, layers, num_classes=10, **extra)
-        _randomize(student, seed=2)
-        _load_into(task, reference, student, "torchvision's ResNet")
-        student.eval()
-        reference.eval()
-        got = _forward(task, student, x, label)
-        with torch.no_grad():
-            want = reference(x)
-        if got.shape != want.shape:
-            fail(task, f"{label}: expected output shape {tuple(want.shape)}, got {tuple(got.shape)}")
-        diff = _max_diff(got, want)
+        _, diff = _paired_outputs(task, student, reference, x, label, seed=2)
         if diff > TOL:
             fail(task, f"{label}: expected torchvision's output with the same weights, got max |diff| {diff:.3g} "
                        "(does the downsample use the stage's stride? is in_channels updated after each stage?)")
