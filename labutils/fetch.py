@@ -64,6 +64,16 @@ def _compare(resource: Resource, path: Path, algos: dict, size: int) -> None:
             )
 
 
+def _inspect(resource: Resource, path: Path, shown: Path) -> None:
+    """Run the resource's content check on ``path``; report problems under the name ``shown``."""
+    if resource.content_check is None:
+        return
+    try:
+        resource.content_check(path)
+    except ValueError as exc:
+        raise ChecksumError(f"{shown}: {exc} (registry entry {resource.name!r})") from exc
+
+
 def verify(path: Path, resource: Resource) -> Path:
     """Check ``path`` against the registry's checksum and size; raise ``ChecksumError`` naming it."""
     path = Path(path)
@@ -75,6 +85,7 @@ def verify(path: Path, resource: Resource) -> Path:
             for h in algos.values():
                 h.update(chunk)
     _compare(resource, path, algos, size)
+    _inspect(resource, path, path)
     return path
 
 
@@ -141,6 +152,7 @@ def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> N
                         h.update(chunk)
                     bar.update(len(chunk))
         _compare(resource, Path(resource.url), algos, size)
+        _inspect(resource, tmp, Path(resource.url))
         os.replace(tmp, dest)
     finally:
         if fd is not None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
+from typing import Callable
 from urllib.parse import urlparse
 
 _HUB_HASH = re.compile(r"-([a-f0-9]{8,})\.")
@@ -20,8 +21,10 @@ class Resource:
     """One downloadable file (all labs).
 
     ``sha256`` may be a full digest or a published prefix; ``md5`` is used where the publisher
-    gives only an MD5 (CIFAR-100). At least one of the two is required: nothing is downloaded
-    without a check. ``size_bytes`` is checked when known; ``approx_mb`` is for messages.
+    gives only an MD5 (CIFAR-100). ``content_check`` inspects the downloaded file and raises
+    ``ValueError`` when it is wrong; it stands in where no checksum is published (the chest X-ray
+    zip). At least one check is required: nothing is downloaded unchecked. ``size_bytes`` is
+    checked when known; ``approx_mb`` is for messages.
     """
 
     name: str
@@ -35,9 +38,10 @@ class Resource:
     approx_mb: float | None = None
     subdir: str = "downloads"
     filename: str = field(default="")
+    content_check: Callable[[Path], None] | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self):
-        if not (self.sha256 or self.md5):
+        if not (self.sha256 or self.md5 or self.content_check):
             raise ValueError(f"registry entry {self.name!r} has no checksum: every download must be verified")
         for algo, value in (("sha256", self.sha256), ("md5", self.md5)):
             if value is not None and not re.fullmatch(r"[0-9a-f]{8,64}", value):
@@ -46,8 +50,9 @@ class Resource:
             object.__setattr__(self, "filename", PurePosixPath(urlparse(self.url).path).name)
 
     def size_text(self) -> str:
-        mb = self.size_bytes / 1e6 if self.size_bytes else self.approx_mb
-        return f"{mb:,.1f} MB" if mb else "size unknown"
+        if self.size_bytes:
+            return f"{self.size_bytes / 1e6:,.1f} MB"
+        return f"~{self.approx_mb:,.0f} MB" if self.approx_mb else "size unknown"
 
 
 def weights_resource(weights, *, name: str | None = None, labs: tuple[int, ...] = ()) -> Resource:
@@ -94,7 +99,45 @@ def _course_weights() -> dict[str, Resource]:
     return {name: weights_resource(w, name=name, labs=labs) for name, w, labs in entries}
 
 
+CHEST_XRAY_SPLITS = ("train", "test")
+CHEST_XRAY_CLASSES = ("NORMAL", "PNEUMONIA")
+
+
+def check_chest_xray_zip(path: Path) -> None:
+    """Content check for ChestXRay2017.zip: a complete zip with chest_xray/{train,test}/{NORMAL,PNEUMONIA}/*.jpeg.
+
+    Mendeley publishes no checksum for this archive, so the check is structural: a truncated
+    download has no zip directory, and a wrong file lacks the folders. Member CRCs are verified
+    during extraction.
+    """
+    import zipfile
+    from collections import Counter
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"not a complete zip archive ({exc})") from exc
+    counts = Counter(tuple(n.split("/")[1:3]) for n in names
+                     if n.startswith("chest_xray/") and n.lower().endswith(".jpeg"))
+    missing = [f"chest_xray/{s}/{c}" for s in CHEST_XRAY_SPLITS for c in CHEST_XRAY_CLASSES if not counts[(s, c)]]
+    if missing:
+        raise ValueError(f"the archive has no .jpeg images in {', '.join(missing)}; it is not ChestXRay2017.zip")
+
+
 _DATASETS = [
+    Resource(
+        name="chest_xray",
+        url="https://data.mendeley.com/public-files/datasets/rscbjbr9sj/files/"
+            "f12eaf6d-6023-432f-acc9-80c9d7393433/file_downloaded",
+        kind="dataset",
+        description="Chest X-ray pneumonia set, ChestXRay2017.zip (Kermany et al. 2018, Mendeley Data, CC BY 4.0)",
+        labs=(2,),
+        approx_mb=1200.0,  # "about 1.2 GB"; no exact size or checksum is published
+        subdir="chest_xray",
+        filename="ChestXRay2017.zip",
+        content_check=check_chest_xray_zip,
+    ),
     Resource(
         name="cifar100",
         url="https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",

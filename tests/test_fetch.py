@@ -100,9 +100,9 @@ def test_registry_entries_all_carry_checksums_and_match_torchvision():
     from torchvision.models import get_model_weights
 
     entries = registry.registry()
-    assert {"cifar100", "stanford_dogs", "resnet18", "resnet50", "resnext50_32x4d", "efficientnet_b0"} <= set(entries)
+    assert {"chest_xray", "cifar100", "stanford_dogs", "resnet18", "resnet50", "resnext50_32x4d", "efficientnet_b0"} <= set(entries)
     for res in entries.values():
-        assert res.sha256 or res.md5, res.name
+        assert res.sha256 or res.md5 or res.content_check, res.name
     for name in ("resnet18", "resnet50", "resnext50_32x4d", "efficientnet_b0"):
         res = entries[name]
         assert res.url == get_model_weights(name).DEFAULT.url
@@ -164,3 +164,29 @@ def test_smoke_mode_uses_random_weights_and_says_so(capsys, monkeypatch):
     assert "RANDOM weights" in capsys.readouterr().out
     assert not model.training
     assert models.count_parameters(model) == 11_689_512
+
+
+def _xray_zip(path, folders):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as zf:
+        for folder in folders:
+            zf.writestr(f"chest_xray/{folder}/img_0001.jpeg", b"jpeg bytes")
+        zf.writestr("__MACOSX/._junk", b"")
+    return path
+
+
+def test_chest_xray_zip_is_checked_by_content(tmp_path, data_dir):
+    folders = ["train/NORMAL", "train/PNEUMONIA", "test/NORMAL", "test/PNEUMONIA"]
+    good = _xray_zip(tmp_path / "good.zip", folders)
+    entry = registry.get("chest_xray")
+    res = Resource(**{**entry.__dict__, "url": good.as_uri()})
+    assert download(res, progress=False).name == "ChestXRay2017.zip"
+
+    wrong = _xray_zip(tmp_path / "wrong.zip", folders[:3])
+    with pytest.raises(ChecksumError, match="no .jpeg images in chest_xray/test/PNEUMONIA"):
+        verify(wrong, entry)
+    truncated = tmp_path / "truncated.zip"
+    truncated.write_bytes(good.read_bytes()[:100])
+    with pytest.raises(ChecksumError, match="not a complete zip archive"):
+        verify(truncated, entry)

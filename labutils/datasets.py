@@ -1,0 +1,219 @@
+"""Image-folder datasets with clear errors, stratified splits, and the course's dataset locators.
+
+``scan_image_folder`` reads a ``root/<class>/<image>`` tree the way ``torchvision.datasets.ImageFolder``
+does, but explains every problem by name: a missing folder, an empty class folder, a file that is
+not an image, an image that cannot be read. It never deletes or moves anything.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+
+
+class ImageReadError(OSError):
+    """An image file could not be decoded; the message names the file."""
+
+
+@dataclass
+class ScanResult:
+    """What :func:`scan_image_folder` found: samples plus everything it skipped, by name."""
+
+    root: Path
+    classes: list[str]
+    samples: list[tuple[str, int]]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label in self.samples]
+
+    def counts(self) -> dict[str, int]:
+        counts = {name: 0 for name in self.classes}
+        for _, label in self.samples:
+            counts[self.classes[label]] += 1
+        return counts
+
+    def report(self) -> str:
+        """One line of counts plus one line per skipped file (printed by the labs)."""
+        lines = [f"{self.root}: " + ", ".join(f"{k} {v}" for k, v in self.counts().items())
+                 + f" ({len(self.samples)} images)"]
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} file(s); nothing was deleted:")
+            lines += [f"  {path}: {reason}" for path, reason in self.skipped]
+        return "\n".join(lines)
+
+
+def _probe(path: Path, decode: bool) -> str | None:
+    """None if ``path`` opens as an image, else the reason it does not."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if decode:
+                img.draft(img.mode, (64, 64))  # JPEG: decode at 1/8 scale, still reads every byte
+                img.load()
+    except UnidentifiedImageError:
+        return "not a readable image (corrupt, or another format with an image extension)"
+    except (OSError, SyntaxError, ValueError) as exc:
+        return f"cannot be decoded ({exc}); corrupt or truncated"
+    return None
+
+
+def scan_image_folder(root, classes: Sequence[str] | None = None, *, decode: bool = False) -> ScanResult:
+    """List ``root/<class>/*`` images with integer labels (Labs 2 and 4).
+
+    ``classes`` fixes the expected class folders and their label order (default: the sub-folders,
+    sorted, as ImageFolder does). Raises ``FileNotFoundError`` naming a missing folder and
+    ``ValueError`` naming a class folder without images. Files that are not images, and images that
+    do not open (``decode=True`` also decodes each one, which catches truncated JPEGs), are skipped
+    and listed in ``ScanResult.skipped``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder {root} does not exist (expected {root}/<class>/<images>)")
+    if classes is None:
+        classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if not classes:
+            raise FileNotFoundError(f"{root} has no class sub-folders (expected {root}/<class>/<images>)")
+    missing = [str(root / name) for name in classes if not (root / name).is_dir()]
+    if missing:
+        raise FileNotFoundError(f"class folder {', '.join(missing)} does not exist (expected classes {list(classes)})")
+    result = ScanResult(root=root, classes=list(classes), samples=[])
+    for label, name in enumerate(classes):
+        folder = root / name
+        found = 0
+        for path in sorted(folder.iterdir()):
+            if path.name.startswith(".") or path.is_dir():
+                continue
+            if path.suffix.lower() not in IMAGE_EXTENSIONS:
+                result.skipped.append((str(path), f"not an image file (extension {path.suffix or 'none'!r})"))
+                continue
+            reason = _probe(path, decode)
+            if reason:
+                result.skipped.append((str(path), reason))
+                continue
+            result.samples.append((str(path), label))
+            found += 1
+        if found == 0:
+            raise ValueError(f"class folder {folder} contains no readable images")
+    return result
+
+
+def load_image(path, mode: str = "RGB"):
+    """Open one image and convert it to ``mode``; a decode failure raises ``ImageReadError`` naming it."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.convert(mode)
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageReadError(
+            f"cannot read image {path}: {exc}. The file is corrupt or truncated; move it out of the "
+            "dataset folder (nothing was deleted) and run again."
+        ) from exc
+
+
+class ImageListDataset:
+    """A ``Dataset`` over (path, label) pairs with ``classes``, ``targets`` and ``samples`` like ImageFolder.
+
+    Images are converted to ``mode`` (``"L"`` for X-rays, then a transform can make 3 channels).
+    Used by Labs 2 and 4.
+    """
+
+    def __init__(self, samples: Sequence[tuple[str, int]], classes: Sequence[str], transform=None,
+                 mode: str = "RGB"):
+        self.samples = list(samples)
+        self.classes = list(classes)
+        self.targets = [label for _, label in self.samples]
+        self.transform = transform
+        self.mode = mode
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = load_image(path, self.mode)
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, label
+
+
+def stratified_split(samples: Sequence[tuple[str, int]], test_size: float = 0.2, seed: int = 42):
+    """Split (path, label) pairs into train/test with the same class ratio in both (Labs 2 and 4).
+
+    Uses scikit-learn's ``train_test_split(stratify=labels, random_state=seed)``; the same input
+    and seed always give the same split.
+    """
+    from sklearn.model_selection import train_test_split
+
+    samples = list(samples)
+    labels = [label for _, label in samples]
+    train, test = train_test_split(samples, test_size=test_size, stratify=labels, random_state=seed)
+    return train, test
+
+
+def default_workers() -> int:
+    """DataLoader workers: 0 on Windows/macOS notebooks (spawned workers hang there), else up to 4."""
+    if sys.platform in ("win32", "darwin"):
+        return 0
+    return min(4, max(0, (os.cpu_count() or 1) - 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# Lab 2: chest X-rays (Kermany et al. 2018)
+
+CHEST_XRAY_ENV = "LABUTILS_CHEST_XRAY"
+
+
+def _looks_like_chest_xray(root: Path) -> bool:
+    from .registry import CHEST_XRAY_CLASSES
+
+    return all((root / "train" / c).is_dir() for c in CHEST_XRAY_CLASSES)
+
+
+def chest_xray_root(path=None) -> Path:
+    """The chest X-ray folder holding ``train/`` and ``test/``, each with ``NORMAL/`` and ``PNEUMONIA/`` (Lab 2).
+
+    Looked up in this order: the ``path`` argument; ``$LABUTILS_CHEST_XRAY`` (e.g. the Kaggle copy
+    ``.../chest_xray``); in smoke mode a synthetic stand-in (grayscale, varied sizes, imbalanced
+    like the real set); otherwise ``data/chest_xray/extracted/chest_xray``, extracted from the registry's
+    ChestXRay2017.zip, which is downloaded (~1.2 GB) if missing.
+    """
+    from .archives import extract_zip
+    from .fetch import download
+    from .registry import CHEST_XRAY_CLASSES
+    from .runtime import data_root, is_smoke, smoke_notice
+    from .standins import make_image_folder
+
+    given = path or os.environ.get(CHEST_XRAY_ENV)
+    if given:
+        root = Path(given).expanduser()
+        if not _looks_like_chest_xray(root):
+            source = "argument" if path else CHEST_XRAY_ENV
+            raise FileNotFoundError(
+                f"{root} (from {source}) is not the chest X-ray folder: expected {root}/train/NORMAL and "
+                f"{root}/train/PNEUMONIA, as in the Kaggle copy chest_xray/ or the extracted ChestXRay2017.zip"
+            )
+        return root
+    if is_smoke():
+        root = data_root() / "smoke" / "chest_xray"
+        for split, (normal, sick) in {"train": (24, 72), "test": (8, 24)}.items():
+            make_image_folder(root / split, {CHEST_XRAY_CLASSES[0]: normal, CHEST_XRAY_CLASSES[1]: sick},
+                              mode="L", size_range=(48, 112), ext=".jpeg", seed=2 if split == "train" else 3)
+        smoke_notice(f"chest X-rays: SYNTHETIC stand-in images in {root} (grayscale stripes, 1:3 imbalance), "
+                     "not real radiographs.", once_key="chest_xray")
+        return root
+    extracted = data_root() / "chest_xray" / "extracted"
+    root = extracted / "chest_xray"
+    if _looks_like_chest_xray(root):
+        return root
+    archive = download("chest_xray")
+    print(f"Extracting the chest_xray/ folder of {archive} into {extracted} (the archive is kept)...")
+    extract_zip(archive, extracted, keep=lambda name: name.startswith("chest_xray/") and not name.endswith("/"))
+    return root

@@ -1,0 +1,42 @@
+"""Classification metrics beyond accuracy, computed with scikit-learn (Lab 2 and later).
+
+For a binary screening task "sick" is the positive class: sensitivity is the share of sick
+patients the model catches, specificity the share of healthy ones it clears.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
+    """Sensitivity, specificity, precision, F1, accuracy and ROC-AUC for scores of the positive class (Lab 2).
+
+    ``y_score`` is the predicted probability of class 1; a case is called positive when its score
+    is at least ``threshold``. ROC-AUC does not depend on the threshold.
+    """
+    import numpy as np
+    from sklearn.metrics import confusion_matrix, f1_score, precision_score, roc_auc_score
+
+    y_true = np.asarray(y_true).astype(int)
+    y_score = np.asarray(y_score, dtype=float)
+    y_pred = (y_score >= threshold).astype(int)
+    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    return {
+        "threshold": float(threshold),
+        "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
+        "specificity": tn / (tn + fp) if tn + fp else float("nan"),
+        "precision": float(precision_score(y_true, y_pred, zero_division=0)),
+        "f1": float(f1_score(y_true, y_pred, zero_division=0)),
+        "accuracy": float((y_pred == y_true).mean()),
+        "roc_auc": float(roc_auc_score(y_true, y_score)) if len(set(y_true)) == 2 else float("nan"),
+    }
+
+
+def threshold_sweep(y_true, y_score, thresholds: Sequence[float] | None = None):
+    """Sensitivity and specificity at each threshold, as a pandas DataFrame (Lab 2's slider and figure)."""
+    import numpy as np
+    import pandas as pd
+
+    thresholds = np.linspace(0.0, 1.0, 101) if thresholds is None else thresholds
+    rows = [binary_metrics(y_true, y_score, t) for t in thresholds]
+    return pd.DataFrame(rows)[["threshold", "sensitivity", "specificity", "precision", "f1", "accuracy"]]

@@ -1,0 +1,137 @@
+"""Image-folder scanning, bad inputs, the Lab 2 split, and the chest X-ray locator."""
+import io
+import zipfile
+from collections import Counter
+
+import pytest
+from PIL import Image
+
+from labutils import datasets, registry
+from labutils.datasets import (ImageListDataset, ImageReadError, chest_xray_root, scan_image_folder,
+                               stratified_split)
+from labutils.registry import Resource
+from labutils.standins import make_image_folder
+
+
+def _png_bytes(size=(2, 2)):
+    buf = io.BytesIO()
+    Image.new("L", size, 128).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def kaggle_train(tmp_path_factory):
+    """5,216 tiny files laid out like the Kaggle train folder: 1,341 NORMAL, 3,875 PNEUMONIA."""
+    root = tmp_path_factory.mktemp("kaggle") / "train"
+    blob = _png_bytes()
+    for name, n in {"NORMAL": 1341, "PNEUMONIA": 3875}.items():
+        (root / name).mkdir(parents=True)
+        for i in range(n):
+            (root / name / f"{name}-{i:05d}.png").write_bytes(blob)
+    return root
+
+
+def test_lab2_split_counts_are_stratified_and_deterministic(kaggle_train):
+    scan = scan_image_folder(kaggle_train, ["NORMAL", "PNEUMONIA"])
+    assert len(scan.samples) == 5216 and scan.counts() == {"NORMAL": 1341, "PNEUMONIA": 3875}
+    train, test = stratified_split(scan.samples, test_size=0.2, seed=42)
+    assert (len(train), len(test)) == (4172, 1044)
+    assert not set(train) & set(test)
+    for part in (train, test):
+        share = Counter(label for _, label in part)[0] / len(part)
+        assert abs(share - 1341 / 5216) < 0.002
+    assert stratified_split(scan.samples, 0.2, 42) == (train, test)
+    assert stratified_split(scan.samples, 0.2, 7)[1] != test
+
+
+def test_missing_folder_is_named(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nowhere"):
+        scan_image_folder(tmp_path / "nowhere")
+    (tmp_path / "train" / "NORMAL").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match=r"train/PNEUMONIA does not exist"):
+        scan_image_folder(tmp_path / "train", ["NORMAL", "PNEUMONIA"])
+
+
+def test_empty_class_folder_is_named(tmp_path):
+    make_image_folder(tmp_path / "train", {"NORMAL": 2, "PNEUMONIA": 2}, mode="L")
+    for f in (tmp_path / "train" / "NORMAL").iterdir():
+        f.rename(tmp_path / f.name)  # the user's files are moved aside by the test, not by labutils
+    with pytest.raises(ValueError, match=r"train/NORMAL contains no readable images"):
+        scan_image_folder(tmp_path / "train", ["NORMAL", "PNEUMONIA"])
+
+
+def test_non_image_corrupt_and_truncated_files_are_listed_not_deleted(tmp_path):
+    root = make_image_folder(tmp_path / "train", {"NORMAL": 3, "PNEUMONIA": 3}, mode="L", size_range=(64, 96),
+                             ext=".jpeg")
+    sick = root / "PNEUMONIA"
+    (sick / "notes.txt").write_text("radiologist notes")
+    (sick / "garbage.jpeg").write_bytes(b"\x00not a jpeg at all")
+    whole = (sick / "PNEUMONIA_0000.jpeg").read_bytes()
+    (sick / "cut.jpeg").write_bytes(whole[: len(whole) // 2])
+    before = sorted(p.name for p in sick.iterdir())
+
+    quick = scan_image_folder(root, ["NORMAL", "PNEUMONIA"])
+    reasons = dict(quick.skipped)
+    assert "not an image file" in reasons[str(sick / "notes.txt")]
+    assert "not a readable image" in reasons[str(sick / "garbage.jpeg")]
+    assert str(sick / "cut.jpeg") in dict(quick.samples)  # the header alone is intact
+
+    full = scan_image_folder(root, ["NORMAL", "PNEUMONIA"], decode=True)
+    assert "truncated" in dict(full.skipped)[str(sick / "cut.jpeg")]
+    assert len(full.samples) == 6
+    assert "cut.jpeg" in full.report() and "nothing was deleted" in full.report()
+    assert sorted(p.name for p in sick.iterdir()) == before
+
+    ds = ImageListDataset([(str(sick / "cut.jpeg"), 1)], ["NORMAL", "PNEUMONIA"], mode="L")
+    with pytest.raises(ImageReadError, match="cut.jpeg"):
+        ds[0]
+
+
+def test_dataset_exposes_imagefolder_fields(tmp_path):
+    root = make_image_folder(tmp_path / "t", {"a": 2, "b": 3}, mode="L")
+    scan = scan_image_folder(root)
+    ds = ImageListDataset(scan.samples, scan.classes, mode="L")
+    assert ds.classes == ["a", "b"] and ds.targets == [0, 0, 1, 1, 1] and len(ds) == 5
+    image, label = ds[4]
+    assert image.mode == "L" and label == 1
+
+
+def test_chest_xray_root_prefers_the_users_folder(tmp_path, monkeypatch):
+    mine = tmp_path / "chest_xray"
+    for split in ("train", "test"):
+        make_image_folder(mine / split, {"NORMAL": 1, "PNEUMONIA": 1}, mode="L")
+    monkeypatch.setenv("LABUTILS_CHEST_XRAY", str(mine))
+    assert chest_xray_root() == mine
+    with pytest.raises(FileNotFoundError, match="expected .*train/NORMAL"):
+        chest_xray_root(tmp_path)
+
+
+def test_chest_xray_smoke_standin_is_announced(data_dir, monkeypatch, capsys):
+    monkeypatch.delenv("LABUTILS_CHEST_XRAY", raising=False)
+    monkeypatch.setattr("labutils.runtime._announced", set())
+    root = chest_xray_root()
+    assert "SYNTHETIC" in capsys.readouterr().out
+    scan = scan_image_folder(root / "train", ["NORMAL", "PNEUMONIA"])
+    assert scan.counts() == {"NORMAL": 24, "PNEUMONIA": 72}
+    with Image.open(scan.samples[0][0]) as img:
+        assert img.mode == "L"
+
+
+def test_chest_xray_full_mode_downloads_and_extracts(tmp_path, data_dir, monkeypatch):
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    monkeypatch.delenv("LABUTILS_CHEST_XRAY", raising=False)
+    archive = tmp_path / "ChestXRay2017.zip"
+    blob = _png_bytes()
+    with zipfile.ZipFile(archive, "w") as zf:
+        for split in ("train", "test"):
+            for cls in ("NORMAL", "PNEUMONIA"):
+                zf.writestr(f"chest_xray/{split}/{cls}/{cls}-1.jpeg", blob)
+        zf.writestr("__MACOSX/chest_xray/._junk", b"")
+    entry = registry.get("chest_xray")
+    monkeypatch.setattr(registry, "get", lambda name: Resource(**{**entry.__dict__, "url": archive.as_uri()}))
+    root = chest_xray_root()
+    assert root == data_dir / "chest_xray" / "extracted" / "chest_xray"
+    assert (root / "test" / "PNEUMONIA" / "PNEUMONIA-1.jpeg").is_file()
+    assert not (data_dir / "chest_xray" / "extracted" / "__MACOSX").exists()
+    assert (data_dir / "chest_xray" / "ChestXRay2017.zip").is_file()  # the archive is kept
+    assert chest_xray_root() == root  # second call reuses the extracted tree
