@@ -1,6 +1,7 @@
 """Shared fixtures: the repository layout and the code of the solution notebooks."""
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import nbformat
@@ -12,23 +13,32 @@ NOTEBOOKS = ROOT / "notebooks"
 
 
 def solution_namespace(name: str) -> dict:
-    """Execute the first code cell (imports) and every cell with a solution region of a notebook.
+    """The imports, functions and classes that a solution notebook defines, without running its experiments.
 
-    Gives tests the very classes and functions the instructor's notebook defines.
+    Runs the first code cell (imports) and, from every cell with a solution region, only its
+    import statements and ``def``/``class`` definitions: the very code the instructor's notebook uses.
     """
     nb = nbformat.read(str(SOLUTIONS / name), as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     ns: dict = {}
     exec(compile(code[0], f"{name}:imports", "exec"), ns)
+    keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
     for i, src in enumerate(code):
         if "### BEGIN SOLUTION" in src:
-            exec(compile(src, f"{name}:cell{i}", "exec"), ns)
+            tree = ast.parse(src)
+            tree.body = [node for node in tree.body if isinstance(node, keep)]
+            exec(compile(tree, f"{name}:cell{i}", "exec"), ns)
     return ns
 
 
 @pytest.fixture(scope="session")
 def lab1():
     return solution_namespace("01_residual_networks.ipynb")
+
+
+@pytest.fixture(scope="session")
+def lab2():
+    return solution_namespace("02_chest_xray_finetuning.ipynb")
 
 
 @pytest.fixture

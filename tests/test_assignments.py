@@ -114,13 +114,21 @@ def test_repository_notebooks_are_in_sync():
     assert sorted(p.name for p in NOTEBOOKS.glob("*.ipynb")) == sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
 
 
-def test_student_lab1_stops_at_first_todo():
-    nb = nbformat.read(str(NOTEBOOKS / "01_residual_networks.ipynb"), as_version=4)
+@pytest.mark.parametrize("name, first_task", [
+    ("01_residual_networks.ipynb", "Task 1.1 (ResidualBlock.__init__)"),
+    ("02_chest_xray_finetuning.ipynb", "Task 2.1 (replace_head)"),
+])
+def test_student_notebook_stops_at_first_todo(name, first_task):
+    nb = nbformat.read(str(NOTEBOOKS / name), as_version=4)
+    solution = nbformat.read(str(SOLUTIONS / name), as_version=4)
     text = json.dumps(nb)
     assert "BEGIN SOLUTION" not in text
-    assert "nn.Conv2d(in_channels, out_channels, kernel_size=3, stride=stride" not in text
+    first_solution_line = next(
+        line.strip() for cell in solution.cells if cell.cell_type == "code"
+        for _, body in assignments.solution_regions(cell.source) for line in body if line.strip())
+    assert first_solution_line not in text
     client = NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NOTEBOOKS)}})
     with pytest.raises(CellExecutionError) as info:
         client.execute()
     assert "NotImplementedError" in str(info.value)
-    assert "Task 1.1 (ResidualBlock.__init__)" in str(info.value)
+    assert first_task in str(info.value)
