@@ -217,3 +217,92 @@ def chest_xray_root(path=None) -> Path:
     print(f"Extracting the chest_xray/ folder of {archive} into {extracted} (the archive is kept)...")
     extract_zip(archive, extracted, keep=lambda name: name.startswith("chest_xray/") and not name.endswith("/"))
     return root
+
+
+# ---------------------------------------------------------------------------------------------
+# Lab 3: CIFAR-100
+
+# The 20 superclasses of CIFAR-100 and their 5 classes each, as listed on the dataset's page
+# (https://www.cs.toronto.edu/~kriz/cifar.html); names as in the archive's meta file.
+CIFAR100_SUPERCLASSES = {
+    "aquatic_mammals": ["beaver", "dolphin", "otter", "seal", "whale"],
+    "fish": ["aquarium_fish", "flatfish", "ray", "shark", "trout"],
+    "flowers": ["orchid", "poppy", "rose", "sunflower", "tulip"],
+    "food_containers": ["bottle", "bowl", "can", "cup", "plate"],
+    "fruit_and_vegetables": ["apple", "mushroom", "orange", "pear", "sweet_pepper"],
+    "household_electrical_devices": ["clock", "keyboard", "lamp", "telephone", "television"],
+    "household_furniture": ["bed", "chair", "couch", "table", "wardrobe"],
+    "insects": ["bee", "beetle", "butterfly", "caterpillar", "cockroach"],
+    "large_carnivores": ["bear", "leopard", "lion", "tiger", "wolf"],
+    "large_man-made_outdoor_things": ["bridge", "castle", "house", "road", "skyscraper"],
+    "large_natural_outdoor_scenes": ["cloud", "forest", "mountain", "plain", "sea"],
+    "large_omnivores_and_herbivores": ["camel", "cattle", "chimpanzee", "elephant", "kangaroo"],
+    "medium_mammals": ["fox", "porcupine", "possum", "raccoon", "skunk"],
+    "non-insect_invertebrates": ["crab", "lobster", "snail", "spider", "worm"],
+    "people": ["baby", "boy", "girl", "man", "woman"],
+    "reptiles": ["crocodile", "dinosaur", "lizard", "snake", "turtle"],
+    "small_mammals": ["hamster", "mouse", "rabbit", "shrew", "squirrel"],
+    "trees": ["maple_tree", "oak_tree", "palm_tree", "pine_tree", "willow_tree"],
+    "vehicles_1": ["bicycle", "bus", "motorcycle", "pickup_truck", "train"],
+    "vehicles_2": ["lawn_mower", "rocket", "streetcar", "tank", "tractor"],
+}
+# torchvision's CIFAR100.classes: the archive's fine label names, which are in alphabetical order.
+CIFAR100_CLASSES = sorted(name for names in CIFAR100_SUPERCLASSES.values() for name in names)
+
+
+def superclass_index(classes: Sequence[str]):
+    """For each class name, the index of its CIFAR-100 superclass in ``CIFAR100_SUPERCLASSES`` (Lab 3)."""
+    import numpy as np
+
+    lookup = {fine: i for i, names in enumerate(CIFAR100_SUPERCLASSES.values()) for fine in names}
+    unknown = [c for c in classes if c not in lookup]
+    if unknown:
+        raise KeyError(f"not CIFAR-100 classes: {unknown[:5]}")
+    return np.array([lookup[c] for c in classes])
+
+
+def cifar100_archive_superclasses(root) -> dict[str, list[str]]:
+    """Superclass → sorted class names, read from the extracted archive's own coarse labels (Lab 3, full mode)."""
+    import pickle
+
+    base = Path(root) / "cifar-100-python"
+    with open(base / "meta", "rb") as f:
+        meta = pickle.load(f, encoding="latin1")
+    with open(base / "train", "rb") as f:
+        train = pickle.load(f, encoding="latin1")
+    groups: dict[str, set[str]] = {name: set() for name in meta["coarse_label_names"]}
+    for fine, coarse in zip(train["fine_labels"], train["coarse_labels"]):
+        groups[meta["coarse_label_names"][coarse]].add(meta["fine_label_names"][fine])
+    return {name: sorted(members) for name, members in groups.items()}
+
+
+def stratified_indices(targets: Sequence[int], n: int, seed: int = 42) -> list[int]:
+    """``n`` indices with the class balance of ``targets`` (Lab 3's CPU subset), always the same for a seed."""
+    from sklearn.model_selection import train_test_split
+
+    targets = list(targets)
+    if n >= len(targets):
+        return list(range(len(targets)))
+    chosen, _ = train_test_split(list(range(len(targets))), train_size=n, stratify=targets, random_state=seed)
+    return sorted(chosen)
+
+
+def cifar100(train: bool, transform=None):
+    """CIFAR-100 train or test set as ``torchvision.datasets.CIFAR100`` (Lab 3).
+
+    The archive comes through the registry (progress bar, MD5 check) into ``data/cifar100``;
+    torchvision then verifies and extracts it. In smoke mode a synthetic stand-in with the same
+    100 class names, ``.classes``, ``.targets`` and ``.data`` is returned instead, and says so.
+    """
+    from torchvision import datasets as tv_datasets
+
+    from .fetch import download
+    from .runtime import is_smoke, smoke_notice
+    from .standins import SyntheticCIFAR100
+
+    if is_smoke():
+        smoke_notice("CIFAR-100: SYNTHETIC stand-in (100 classes, 32×32 stripes), not real photos.", once_key="cifar100")
+        return SyntheticCIFAR100(train=train, transform=transform)
+    archive = download("cifar100")  # data/cifar100/cifar-100-python.tar.gz, MD5-checked
+    # torchvision finds the verified archive in its root, checks it again and extracts it once.
+    return tv_datasets.CIFAR100(root=str(archive.parent), train=train, download=True, transform=transform)

@@ -40,3 +40,40 @@ def threshold_sweep(y_true, y_score, thresholds: Sequence[float] | None = None):
     thresholds = np.linspace(0.0, 1.0, 101) if thresholds is None else thresholds
     rows = [binary_metrics(y_true, y_score, t) for t in thresholds]
     return pd.DataFrame(rows)[["threshold", "sensitivity", "specificity", "precision", "f1", "accuracy"]]
+
+
+def most_confused_pairs(cm, class_names: Sequence[str], k: int = 10):
+    """The ``k`` largest off-diagonal cells of a confusion matrix as (true, predicted, count) (Lab 3).
+
+    Rows are true classes and columns predictions, as scikit-learn's ``confusion_matrix`` lays them
+    out. Ties keep the matrix order; pairs that never occurred are left out.
+    """
+    import numpy as np
+
+    cm = np.asarray(cm)
+    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
+        raise ValueError(f"expected a square matrix for {len(class_names)} classes, got shape {cm.shape}")
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    order = np.argsort(-off, axis=None, kind="stable")[:k]
+    pairs = []
+    for flat in order:
+        i, j = divmod(int(flat), cm.shape[1])
+        if off[i, j] == 0:
+            break
+        pairs.append((class_names[i], class_names[j], int(off[i, j])))
+    return pairs
+
+
+def aggregate_confusion(cm, group_of, n_groups: int):
+    """Sum a class confusion matrix into groups, e.g. 100 CIFAR classes into 20 superclasses (Lab 3).
+
+    ``group_of[c]`` is the group of class ``c``; entry (g, h) counts images of group g predicted as
+    any class of group h.
+    """
+    import numpy as np
+
+    cm = np.asarray(cm)
+    onehot = np.zeros((len(group_of), n_groups), dtype=cm.dtype)
+    onehot[np.arange(len(group_of)), np.asarray(group_of)] = 1
+    return onehot.T @ cm @ onehot

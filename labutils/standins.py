@@ -115,3 +115,42 @@ def make_image_folder(root, class_counts: Mapping[str, int], *, mode: str = "RGB
 def is_standin(root) -> bool:
     """True when ``root`` was written by :func:`make_image_folder` (the marker file is there)."""
     return (Path(root) / MARKER).is_file()
+
+
+class SyntheticCIFAR100:
+    """A CIFAR-100 stand-in with torchvision's interface: ``.data`` (N, 32, 32, 3) uint8, ``.targets``,
+    ``.classes`` (the real 100 names) and PIL images passed through ``transform`` (Lab 3, smoke mode).
+
+    ``per_class`` images per class (default 6 for train, 2 for test), generated in memory from a
+    fixed seed, so the same call always gives the same images.
+    """
+
+    def __init__(self, train: bool = True, transform=None, per_class: int | None = None, seed: int = 0):
+        import numpy as np
+
+        from .datasets import CIFAR100_CLASSES
+
+        self.train = train
+        self.transform = transform
+        self.classes = list(CIFAR100_CLASSES)
+        self.class_to_idx = {name: i for i, name in enumerate(self.classes)}
+        per_class = per_class or (6 if train else 2)
+        images, targets = [], []
+        for label in range(len(self.classes)):
+            for i in range(per_class):
+                rng = np.random.default_rng([seed, int(train), label, i])
+                images.append((class_pattern(label, len(self.classes), 32, 32, rng=rng) * 255).round().astype(np.uint8))
+                targets.append(label)
+        self.data = np.stack(images)
+        self.targets = targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+
+        image = Image.fromarray(self.data[index])
+        if self.transform is not None:
+            image = self.transform(image)
+        return image, self.targets[index]

@@ -37,6 +37,11 @@ def lab1():
 
 
 @pytest.fixture(scope="session")
+def lab3():
+    return solution_namespace("03_resnext_cifar100.ipynb")
+
+
+@pytest.fixture(scope="session")
 def lab2():
     return solution_namespace("02_chest_xray_finetuning.ipynb")
 
