@@ -39,3 +39,207 @@ def format_duration(seconds: float) -> str:
         minutes, rest = divmod(round(seconds), 60)
         return f"{minutes} min {rest:02d} s"
     return f"{seconds:.1f} s"
+
+
+# ---------------------------------------------------------------------------------------------
+# Lab 4: the reusable loop. Students wrote train/evaluate loops themselves in Labs 2 and 3.
+
+CHECKPOINT = "checkpoint.pt"
+BEST = "best.pt"
+RESULTS = "results.json"
+
+
+def _atomic_save(obj, path) -> None:
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _reseed_epoch(loader, seed: int, epoch: int) -> None:
+    """Make epoch ``epoch`` draw the same shuffling, augmentation and dropout whether or not the run resumed."""
+    import torch
+
+    torch.manual_seed(seed + epoch)
+    generator = getattr(getattr(loader, "sampler", None), "generator", None)
+    if generator is not None:
+        generator.manual_seed(seed + epoch)
+
+
+def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", progress: bool = True):
+    """One pass over ``loader``: training when ``optimizer`` is given, else evaluation (Lab 4).
+
+    Returns ``(mean_loss, accuracy, y_true, y_pred)``; the label arrays are NumPy.
+    """
+    import numpy as np
+    import torch
+    from tqdm.auto import tqdm
+
+    training = optimizer is not None
+    model.train(training)
+    total, correct, seen = 0.0, 0, 0
+    labels_all, preds_all = [], []
+    with torch.set_grad_enabled(training):
+        for inputs, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
+            inputs = inputs.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+            outputs = model(inputs)
+            loss = criterion(outputs, labels)
+            if training:
+                loss.backward()
+                optimizer.step()
+            preds = outputs.argmax(dim=1)
+            total += loss.item() * inputs.size(0)
+            correct += (preds == labels).sum().item()
+            seen += inputs.size(0)
+            labels_all.append(labels.cpu().numpy())
+            preds_all.append(preds.cpu().numpy())
+    if seen == 0:
+        raise ValueError(f"{desc or 'loader'} yielded no batches; is the dataset empty?")
+    return total / seen, correct / seen, np.concatenate(labels_all), np.concatenate(preds_all)
+
+
+def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, device, run_dir,
+        scheduler=None, patience: int | None = 5, checkpoint_every: int = 5, seed: int = 42,
+        resume: bool = True, progress: bool = True, on_epoch_end=None) -> dict:
+    """Train with early stopping on validation accuracy, keeping the best weights (Lab 4).
+
+    * ``run_dir/best.pt``: the model's state_dict at the best validation accuracy (ties: lower loss);
+    * ``run_dir/checkpoint.pt``: everything needed to continue, written atomically every
+      ``checkpoint_every`` epochs and when training ends; with ``resume=True`` a rerun continues
+      from it and, because every epoch is reseeded from ``seed``, reaches the same result on CPU as
+      a run that was never interrupted;
+    * ``patience``: stop after that many epochs without improvement (``None``: never stop early).
+
+    On return the model holds the best weights. Returns the history (per-epoch train/val loss and
+    accuracy, epoch times) with ``best_epoch``, ``best_val_acc``, ``best_val_loss``,
+    ``epochs_run``, ``stopped_early`` and ``resumed_from``.
+    """
+    import copy
+    import time
+    from pathlib import Path
+
+    import torch
+    from tqdm.auto import tqdm
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    state = {
+        "epoch": 0,
+        "history": {"train_loss": [], "train_acc": [], "val_loss": [], "val_acc": [], "epoch_time_s": []},
+        "best": {"epoch": 0, "val_acc": -1.0, "val_loss": float("inf")},
+        "best_model": None,
+        "bad_epochs": 0,
+        "stopped_early": False,
+    }
+    resumed_from = 0
+    ckpt_path = run_dir / CHECKPOINT
+    if resume and ckpt_path.exists():
+        saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None and saved.get("scheduler") is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        state = saved["state"]
+        resumed_from = state["epoch"]
+        print(f"Resuming {run_dir.name} from its checkpoint after epoch {resumed_from}.")
+
+    def save_checkpoint():
+        _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                      "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                      "state": state}, ckpt_path)
+
+    epochs_bar = tqdm(range(state["epoch"], epochs), desc=run_dir.name, disable=not progress,
+                      initial=state["epoch"], total=epochs)
+    for epoch in epochs_bar:
+        if state["stopped_early"]:
+            break
+        start = time.perf_counter()
+        _reseed_epoch(train_loader, seed, epoch)
+        tr_loss, tr_acc, _, _ = run_epoch(model, train_loader, criterion, device, optimizer,
+                                          desc="train", progress=progress)
+        va_loss, va_acc, _, _ = run_epoch(model, val_loader, criterion, device, desc="val", progress=progress)
+        if scheduler is not None:
+            scheduler.step()
+        history = state["history"]
+        for key, value in zip(("train_loss", "train_acc", "val_loss", "val_acc"), (tr_loss, tr_acc, va_loss, va_acc)):
+            history[key].append(float(value))
+        history["epoch_time_s"].append(time.perf_counter() - start)
+        best = state["best"]
+        if va_acc > best["val_acc"] or (va_acc == best["val_acc"] and va_loss < best["val_loss"]):
+            state["best"] = {"epoch": epoch + 1, "val_acc": float(va_acc), "val_loss": float(va_loss)}
+            state["best_model"] = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
+            _atomic_save(state["best_model"], run_dir / BEST)
+            state["bad_epochs"] = 0
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        if patience is not None and state["bad_epochs"] >= patience:
+            state["stopped_early"] = True
+        epochs_bar.set_postfix(train_loss=f"{tr_loss:.3f}", val_acc=f"{va_acc:.3f}")
+        if state["epoch"] % checkpoint_every == 0 or state["stopped_early"] or state["epoch"] == epochs:
+            save_checkpoint()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch + 1, history)
+    if state["best_model"] is not None:
+        model.load_state_dict(state["best_model"])
+    result = dict(state["history"])
+    result.update(best_epoch=state["best"]["epoch"], best_val_acc=state["best"]["val_acc"],
+                  best_val_loss=state["best"]["val_loss"], epochs_run=state["epoch"],
+                  stopped_early=state["stopped_early"], resumed_from=resumed_from)
+    return result
+
+
+def _jsonable(value):
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def save_results(run_dir, record: dict):
+    """Write ``run_dir/results.json`` atomically (Lab 4: one file per run); returns its path."""
+    import json
+    import os
+    from pathlib import Path
+
+    path = Path(run_dir) / RESULTS
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(record), indent=1, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(folder) -> list[dict]:
+    """Every ``*/results.json`` under ``folder``, sorted by run name (Lab 4's comparison)."""
+    import json
+    from pathlib import Path
+
+    records = []
+    for path in sorted(Path(folder).glob(f"*/{RESULTS}")):
+        try:
+            records.append(json.loads(path.read_text(encoding="utf-8")))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path} is not valid JSON ({exc}); delete it to rerun that experiment") from exc
+    return records
