@@ -159,8 +159,15 @@ def stratified_split(samples: Sequence[tuple[str, int]], test_size: float = 0.2,
 
 
 def default_workers() -> int:
-    """DataLoader workers: 0 on Windows/macOS notebooks (spawned workers hang there), else up to 4."""
-    if sys.platform in ("win32", "darwin"):
+    """DataLoader workers for the labs (Labs 2-4).
+
+    0 in smoke mode (a few dozen tiny images: starting workers costs more than it saves) and on
+    Windows/macOS, where notebook DataLoader workers are spawned and can hang; otherwise one per
+    spare CPU core, at most 4. Pair it with ``persistent_workers`` so workers start once per run.
+    """
+    from .runtime import is_smoke
+
+    if is_smoke() or sys.platform in ("win32", "darwin"):
         return 0
     return min(4, max(0, (os.cpu_count() or 1) - 1))
 
@@ -306,3 +313,144 @@ def cifar100(train: bool, transform=None):
     archive = download("cifar100")  # data/cifar100/cifar-100-python.tar.gz, MD5-checked
     # torchvision finds the verified archive in its root, checks it again and extracts it once.
     return tv_datasets.CIFAR100(root=str(archive.parent), train=train, download=True, transform=transform)
+
+
+# ---------------------------------------------------------------------------------------------
+# Lab 4: five Stanford Dogs breeds
+
+DOG_BREEDS = {  # folder in images.tar -> class name used in data/processed
+    "n02088364-beagle": "beagle",
+    "n02108089-boxer": "boxer",
+    "n02106662-German_shepherd": "german_shepherd",
+    "n02099601-golden_retriever": "golden_retriever",
+    "n02113799-standard_poodle": "poodle",
+}
+MIN_IMAGE_SIDE = 64
+
+
+@dataclass
+class DogsPreparation:
+    """What :func:`prepare_dogs` did: split counts, skipped files (with reasons), folders."""
+
+    processed: Path
+    counts: dict[str, dict[str, int]]
+    skipped: list[tuple[str, str]]
+    total: int
+
+    def report(self) -> str:
+        lines = [f"{self.total} usable images of {len(DOG_BREEDS)} breeds → {self.processed}"]
+        for split, per_class in self.counts.items():
+            lines.append(f"  {split:5s} {sum(per_class.values()):4d}: " + ", ".join(f"{k} {v}" for k, v in per_class.items()))
+        if self.skipped:
+            lines.append(f"skipped {len(self.skipped)} file(s) (the raw files are kept):")
+            lines += [f"  {path}: {reason}" for path, reason in self.skipped]
+        return "\n".join(lines)
+
+
+def _too_small(path: str, min_side: int) -> str | None:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        if min(img.size) < min_side:
+            return f"too small ({img.size[0]}×{img.size[1]} < {min_side}×{min_side})"
+    return None
+
+
+def prepare_dogs(raw_images, processed, *, seed: int = 42, min_side: int = MIN_IMAGE_SIDE) -> DogsPreparation:
+    """Copy the five breeds from ``raw_images/<wnid-breed>/`` into ``processed/{train,val,test}/<breed>/`` (Lab 4).
+
+    Unreadable images (fully decoded) and images smaller than ``min_side`` on either side are
+    skipped and listed. The split is stratified 70/15/15 with ``seed`` (scikit-learn, in two
+    steps: 70/30, then the 30 halved). Files are copied, never moved: the raw data stays as it is.
+    An existing ``processed`` folder is reused when it holds the same split, else it is an error.
+    """
+    import json
+    import shutil
+
+    raw_images, processed = Path(raw_images), Path(processed)
+    scan = scan_image_folder(raw_images, list(DOG_BREEDS), decode=True)
+    skipped = list(scan.skipped)
+    samples = []
+    for path, label in scan.samples:
+        reason = _too_small(path, min_side)
+        if reason:
+            skipped.append((path, reason))
+        else:
+            samples.append((path, label))
+    train, rest = stratified_split(samples, test_size=0.30, seed=seed)
+    val, test = stratified_split(rest, test_size=0.50, seed=seed)
+    names = list(DOG_BREEDS.values())
+    plan = {split: sorted([Path(p).name, names[label]] for p, label in part)
+            for split, part in (("train", train), ("val", val), ("test", test))}  # lists: JSON round-trips them
+    manifest = processed / "split.json"
+    if processed.exists():
+        if manifest.is_file() and json.loads(manifest.read_text()) == plan:
+            return DogsPreparation(processed, _split_counts(plan, names), skipped, len(samples))
+        raise FileExistsError(f"{processed} exists but does not hold this split; move it away to prepare it again")
+    partial = processed.with_name(processed.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)  # our own leftover from an interrupted run
+    for split, part in (("train", train), ("val", val), ("test", test)):
+        for path, label in part:
+            target = partial / split / names[label]
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target / Path(path).name)
+    (partial / "split.json").write_text(json.dumps(plan, indent=1))
+    partial.rename(processed)
+    return DogsPreparation(processed, _split_counts(plan, names), skipped, len(samples))
+
+
+def _split_counts(plan, names) -> dict[str, dict[str, int]]:
+    return {split: {name: sum(1 for _, n in items if n == name) for name in names} for split, items in plan.items()}
+
+
+def dogs_raw_images(*, progress: bool = True) -> Path:
+    """``Images/`` folder holding the five breeds, extracted from Stanford Dogs ``images.tar`` (Lab 4).
+
+    Full mode: the registry downloads images.tar (~794 MB, SHA-256 checked) and only the five
+    breeds are extracted (safely) into ``data/stanford_dogs/raw``. Smoke mode: a small synthetic
+    ``images.tar`` with the same layout (plus a sixth breed, one unreadable and one too-small
+    image) goes through the same extraction, and says so.
+    """
+    from .archives import extract_tar
+    from .fetch import download
+    from .runtime import data_root, is_smoke, smoke_notice
+
+    if is_smoke():
+        base = data_root() / "smoke" / "stanford_dogs"
+        archive = _standin_dogs_tar(base)
+        smoke_notice(f"Stanford Dogs: SYNTHETIC stand-in archive {archive} (5 breeds + 1 distractor), "
+                     "not real photos.", once_key="dogs")
+    else:
+        base = data_root() / "stanford_dogs"
+        archive = download("stanford_dogs", progress=progress)
+    raw = base / "raw"
+    if not (raw / "Images").is_dir():
+        print(f"Extracting {len(DOG_BREEDS)} breeds from {archive} (the archive is kept)...")
+        extract_tar(archive, raw, keep=lambda name: name.split("/")[:2][-1] in DOG_BREEDS and name.count("/") >= 2)
+    return raw / "Images"
+
+
+def _standin_dogs_tar(base: Path) -> Path:
+    import tarfile
+
+    from PIL import Image
+
+    from .standins import make_image_folder
+
+    archive = base / "images.tar"
+    if archive.exists():
+        return archive
+    tree = base / "standin_tree"
+    counts = {folder: 12 for folder in DOG_BREEDS}
+    counts["n02085620-Chihuahua"] = 4  # a breed the lab must not extract
+    make_image_folder(tree / "Images", counts, size_range=(72, 128), seed=4)
+    beagles = tree / "Images" / "n02088364-beagle"
+    (beagles / "n02088364_broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not a complete JPEG")
+    Image.new("RGB", (40, 48), (120, 90, 60)).save(beagles / "n02088364_tiny.jpg")
+    base.mkdir(parents=True, exist_ok=True)
+    tmp = archive.with_name(archive.name + ".tmp")
+    with tarfile.open(tmp, "w") as tf:
+        tf.add(tree / "Images", arcname="Images")
+    tmp.rename(archive)
+    return archive

@@ -36,7 +36,8 @@ def load_pretrained(arch: str, weights: str = "DEFAULT", *, progress: bool = Tru
     except KeyError:
         raise KeyError(f"{arch} has no weights {weights!r}; choose one of {[w.name for w in enum]}") from None
     if is_smoke():
-        smoke_notice(f"{arch}: RANDOM weights instead of ImageNet {enum.__name__}.{member.name}.")
+        smoke_notice(f"{arch}: RANDOM weights instead of ImageNet {enum.__name__}.{member.name}.",
+                     once_key=f"weights:{arch}")
         model = get_model(arch, weights=None, num_classes=len(member.meta["categories"]))
         return model.eval()
     resource = weights_resource(member, name=arch)

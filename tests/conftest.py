@@ -16,17 +16,22 @@ def solution_namespace(name: str) -> dict:
     """The imports, functions and classes that a solution notebook defines, without running its experiments.
 
     Runs the first code cell (imports) and, from every cell with a solution region, only its
-    import statements and ``def``/``class`` definitions: the very code the instructor's notebook uses.
+    import statements, UPPER_CASE constants and ``def``/``class`` definitions: the very code the
+    instructor's notebook uses.
     """
     nb = nbformat.read(str(SOLUTIONS / name), as_version=4)
     code = [c.source for c in nb.cells if c.cell_type == "code"]
     ns: dict = {}
     exec(compile(code[0], f"{name}:imports", "exec"), ns)
     keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)
+
+    def is_constant(node):  # UPPER_CASE = ... module constants the functions use
+        return isinstance(node, ast.Assign) and all(isinstance(t, ast.Name) and t.id.isupper() for t in node.targets)
+
     for i, src in enumerate(code):
         if "### BEGIN SOLUTION" in src:
             tree = ast.parse(src)
-            tree.body = [node for node in tree.body if isinstance(node, keep)]
+            tree.body = [node for node in tree.body if isinstance(node, keep) or is_constant(node)]
             exec(compile(tree, f"{name}:cell{i}", "exec"), ns)
     return ns
 
@@ -34,6 +39,11 @@ def solution_namespace(name: str) -> dict:
 @pytest.fixture(scope="session")
 def lab1():
     return solution_namespace("01_residual_networks.ipynb")
+
+
+@pytest.fixture(scope="session")
+def lab4():
+    return solution_namespace("04_dog_breeds_strategies.ipynb")
 
 
 @pytest.fixture(scope="session")

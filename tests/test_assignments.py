@@ -118,6 +118,7 @@ def test_repository_notebooks_are_in_sync():
     ("01_residual_networks.ipynb", "Task 1.1 (ResidualBlock.__init__)"),
     ("02_chest_xray_finetuning.ipynb", "Task 2.1 (replace_head)"),
     ("03_resnext_cifar100.ipynb", "Task 3.1 (import the model)"),
+    ("04_dog_breeds_strategies.ipynb", "Task 4.1 (make_model)"),
 ])
 def test_student_notebook_stops_at_first_todo(name, first_task):
     nb = nbformat.read(str(NOTEBOOKS / name), as_version=4)
