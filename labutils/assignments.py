@@ -117,6 +117,7 @@ def build_notebook(solution_path: Path):
         cell.execution_count = None
         cell.metadata.pop("execution", None)
     student.metadata["kernelspec"] = dict(KERNELSPEC)
+    student.metadata["labutils"] = {"lab": Path(solution_path).stem}  # lets the grader detect the lab
     return student
 
 
