@@ -122,7 +122,8 @@ class ImageListDataset:
     """A ``Dataset`` over (path, label) pairs with ``classes``, ``targets`` and ``samples`` like ImageFolder.
 
     Images are converted to ``mode`` (``"L"`` for X-rays, then a transform can make 3 channels).
-    Used by Labs 2 and 4.
+    :meth:`preload` decodes and resizes every image once and keeps them in memory, so later epochs
+    skip JPEG decoding; random augmentation still runs on every access. Used by Labs 2 and 4.
     """
 
     def __init__(self, samples: Sequence[tuple[str, int]], classes: Sequence[str], transform=None,
@@ -132,16 +133,72 @@ class ImageListDataset:
         self.targets = [label for _, label in self.samples]
         self.transform = transform
         self.mode = mode
+        self._cache = None  # list of uint8 arrays once preloaded
 
     def __len__(self) -> int:
         return len(self.samples)
 
-    def __getitem__(self, index: int):
-        path, label = self.samples[index]
+    def _resized(self, path, size):
         image = load_image(path, self.mode)
+        if size is None:
+            return image
+        if isinstance(size, int):  # shorter side = size, aspect ratio kept
+            w, h = image.size
+            scale = size / min(w, h)
+            return image.resize((max(1, round(w * scale)), max(1, round(h * scale))), resample=2)  # bilinear
+        return image.resize((size[1], size[0]), resample=2)
+
+    def preload(self, size=None, *, budget_bytes: int | None = None, progress: bool = True) -> bool:
+        """Decode (and resize to ``size``: an int for the shorter side, or (H, W)) every image once.
+
+        Skipped, with a message, when the estimated memory exceeds ``budget_bytes`` (default: a
+        quarter of this machine's RAM, at most 4 GB). Returns True when the cache is in place.
+        Call it before creating DataLoaders: forked workers then share the cache instead of
+        filling their own.
+        """
+        import numpy as np
+        from tqdm.auto import tqdm
+
+        channels = 1 if self.mode == "L" else 3
+        if size is None:
+            per_image = 2000 * 2000 * channels  # unknown sizes: assume large photographs
+        elif isinstance(size, int):
+            per_image = int(size * size * 1.5) * channels
+        else:
+            per_image = size[0] * size[1] * channels
+        need = per_image * len(self)
+        budget = budget_bytes if budget_bytes is not None else min(4 << 30, _ram_bytes() // 4)
+        if need > budget:
+            print(f"Not caching {len(self)} images in memory: about {need / 2**20:,.0f} MiB needed, "
+                  f"budget {budget / 2**20:,.0f} MiB; images are decoded on every access.")
+            return False
+        self._cache = [np.asarray(self._resized(p, size))
+                       for p, _ in tqdm(self.samples, desc="caching images", leave=False, disable=not progress)]
+        return True
+
+    def with_transform(self, transform) -> "ImageListDataset":
+        """The same images (and the same in-memory cache, if preloaded) with another transform."""
+        twin = ImageListDataset(self.samples, self.classes, transform, self.mode)
+        twin._cache = self._cache
+        return twin
+
+    def __getitem__(self, index: int):
+        from PIL import Image
+
+        if self._cache is not None:
+            image = Image.fromarray(self._cache[index])
+        else:
+            image = load_image(self.samples[index][0], self.mode)
         if self.transform is not None:
             image = self.transform(image)
-        return image, label
+        return image, self.targets[index]
+
+
+def _ram_bytes() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 << 30  # unknown platform: assume 8 GB
 
 
 def stratified_split(samples: Sequence[tuple[str, int]], test_size: float = 0.2, seed: int = 42):
@@ -161,14 +218,18 @@ def stratified_split(samples: Sequence[tuple[str, int]], test_size: float = 0.2,
 def default_workers() -> int:
     """DataLoader workers for the labs (Labs 2-4).
 
-    0 in smoke mode (a few dozen tiny images: starting workers costs more than it saves) and on
-    Windows/macOS, where notebook DataLoader workers are spawned and can hang; otherwise one per
-    spare CPU core, at most 4. Pair it with ``persistent_workers`` so workers start once per run.
+    0 in smoke mode (a few dozen tiny images: starting workers costs more than it saves), on
+    Windows/macOS, and in a Jupyter kernel whose start method spawns workers, where they hang;
+    otherwise one per spare CPU core, at most 4. Pair it with ``persistent_workers`` so workers start once per run.
     """
     from .runtime import is_smoke
 
+    import multiprocessing
+
     if is_smoke() or sys.platform in ("win32", "darwin"):
         return 0
+    if "ipykernel" in sys.modules and multiprocessing.get_start_method(allow_none=True) in ("spawn", "forkserver"):
+        return 0  # spawned workers re-import the notebook's code, which a kernel cannot provide
     return min(4, max(0, (os.cpu_count() or 1) - 1))
 
 

@@ -77,44 +77,82 @@ def _reseed_epoch(loader, seed: int, epoch: int) -> None:
         generator.manual_seed(seed + epoch)
 
 
-def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", progress: bool = True):
+def fast_path(device, amp="auto", channels_last="auto") -> dict:
+    """What :func:`run_epoch` does on ``device`` (Lab 4; issue 7 of the course's performance work).
+
+    On CUDA, by default: mixed precision (bfloat16 where the GPU supports it, else float16 with a
+    GradScaler) and channels_last memory format. CPU and Apple MPS take the safe float32 path.
+    ``amp`` / ``channels_last`` accept True/False to force either way.
+    """
+    import torch
+
+    dev = torch.device(device)
+    cuda = dev.type == "cuda"
+    use_amp = cuda if amp == "auto" else bool(amp)
+    dtype = None
+    if use_amp:
+        dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
+    return {"device": dev, "amp": use_amp, "dtype": dtype,
+            "channels_last": cuda if channels_last == "auto" else bool(channels_last),
+            "grad_scaler": bool(use_amp and cuda and dtype == torch.float16)}
+
+
+def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", progress: bool = True,
+              *, amp="auto", channels_last="auto", scaler=None):
     """One pass over ``loader``: training when ``optimizer`` is given, else evaluation (Lab 4).
 
-    Returns ``(mean_loss, accuracy, y_true, y_pred)``; the label arrays are NumPy.
+    Returns ``(mean_loss, accuracy, y_true, y_pred)``; the label arrays are NumPy. Loss and counts
+    accumulate on the device, so the GPU is not synchronised after every batch. See
+    :func:`fast_path` for ``amp``/``channels_last``; ``scaler`` is the GradScaler for float16.
     """
-    import numpy as np
     import torch
     from tqdm.auto import tqdm
 
+    cfg = fast_path(device, amp, channels_last)
+    dev = cfg["device"]
     training = optimizer is not None
     model.train(training)
-    total, correct, seen = 0.0, 0, 0
+    total = torch.zeros((), device=dev)
+    correct = torch.zeros((), device=dev, dtype=torch.long)
+    seen = 0
     labels_all, preds_all = [], []
     with torch.set_grad_enabled(training):
         for inputs, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
-            inputs = inputs.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
+            if cfg["channels_last"] and inputs.dim() == 4:
+                inputs = inputs.to(dev, non_blocking=True, memory_format=torch.channels_last)
+            else:
+                inputs = inputs.to(dev, non_blocking=True)
+            labels = labels.to(dev, non_blocking=True)
             if training:
                 optimizer.zero_grad(set_to_none=True)
-            outputs = model(inputs)
-            loss = criterion(outputs, labels)
+            with torch.autocast(device_type=dev.type, dtype=cfg["dtype"], enabled=cfg["amp"]):
+                outputs = model(inputs)
+                loss = criterion(outputs, labels)
             if training:
-                loss.backward()
-                optimizer.step()
+                if scaler is not None:
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    loss.backward()
+                    optimizer.step()
             preds = outputs.argmax(dim=1)
-            total += loss.item() * inputs.size(0)
-            correct += (preds == labels).sum().item()
+            total += loss.detach().float() * inputs.size(0)
+            correct += (preds == labels).sum()
             seen += inputs.size(0)
-            labels_all.append(labels.cpu().numpy())
-            preds_all.append(preds.cpu().numpy())
+            labels_all.append(labels)
+            preds_all.append(preds)
     if seen == 0:
         raise ValueError(f"{desc or 'loader'} yielded no batches; is the dataset empty?")
-    return total / seen, correct / seen, np.concatenate(labels_all), np.concatenate(preds_all)
+    y_true = torch.cat(labels_all).cpu().numpy()
+    y_pred = torch.cat(preds_all).cpu().numpy()
+    return total.item() / seen, correct.item() / seen, y_true, y_pred
 
 
 def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, device, run_dir,
         scheduler=None, patience: int | None = 5, checkpoint_every: int = 5, seed: int = 42,
-        resume: bool = True, progress: bool = True, on_epoch_end=None) -> dict:
+        resume: bool = True, progress: bool = True, on_epoch_end=None,
+        amp="auto", channels_last="auto") -> dict:
     """Train with early stopping on validation accuracy, keeping the best weights (Lab 4).
 
     * ``run_dir/best.pt``: the model's state_dict at the best validation accuracy (ties: lower loss);
@@ -123,6 +161,9 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
       from it and, because every epoch is reseeded from ``seed``, reaches the same result on CPU as
       a run that was never interrupted;
     * ``patience``: stop after that many epochs without improvement (``None``: never stop early).
+
+    On CUDA the loop runs in mixed precision with channels_last by default (:func:`fast_path`);
+    on CPU and MPS it stays in float32.
 
     On return the model holds the best weights. Returns the history (per-epoch train/val loss and
     accuracy, epoch times) with ``best_epoch``, ``best_val_acc``, ``best_val_loss``,
@@ -145,6 +186,10 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         "bad_epochs": 0,
         "stopped_early": False,
     }
+    cfg = fast_path(device, amp, channels_last)
+    if cfg["channels_last"]:
+        model.to(memory_format=torch.channels_last)
+    scaler = torch.amp.GradScaler("cuda") if cfg["grad_scaler"] else None
     resumed_from = 0
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.exists():
@@ -153,6 +198,8 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None and saved.get("scheduler") is not None:
             scheduler.load_state_dict(saved["scheduler"])
+        if scaler is not None and saved.get("scaler") is not None:
+            scaler.load_state_dict(saved["scaler"])
         state = saved["state"]
         resumed_from = state["epoch"]
         print(f"Resuming {run_dir.name} from its checkpoint after epoch {resumed_from}.")
@@ -160,6 +207,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
     def save_checkpoint():
         _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                       "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                      "scaler": scaler.state_dict() if scaler is not None else None,
                       "state": state}, ckpt_path)
 
     epochs_bar = tqdm(range(state["epoch"], epochs), desc=run_dir.name, disable=not progress,
@@ -169,9 +217,10 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
             break
         start = time.perf_counter()
         _reseed_epoch(train_loader, seed, epoch)
-        tr_loss, tr_acc, _, _ = run_epoch(model, train_loader, criterion, device, optimizer,
-                                          desc="train", progress=progress)
-        va_loss, va_acc, _, _ = run_epoch(model, val_loader, criterion, device, desc="val", progress=progress)
+        perf = dict(amp=amp, channels_last=channels_last, progress=progress)
+        tr_loss, tr_acc, _, _ = run_epoch(model, train_loader, criterion, device, optimizer, desc="train",
+                                          scaler=scaler, **perf)
+        va_loss, va_acc, _, _ = run_epoch(model, val_loader, criterion, device, desc="val", **perf)
         if scheduler is not None:
             scheduler.step()
         history = state["history"]

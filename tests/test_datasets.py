@@ -135,3 +135,32 @@ def test_chest_xray_full_mode_downloads_and_extracts(tmp_path, data_dir, monkeyp
     assert not (data_dir / "chest_xray" / "extracted" / "__MACOSX").exists()
     assert (data_dir / "chest_xray" / "ChestXRay2017.zip").is_file()  # the archive is kept
     assert chest_xray_root() == root  # second call reuses the extracted tree
+
+
+def test_preload_gives_the_same_samples_as_decoding(tmp_path):
+    import torch
+    from torchvision import transforms
+
+    root = make_image_folder(tmp_path / "x", {"NORMAL": 3, "PNEUMONIA": 5}, mode="L", size_range=(40, 70))
+    scan = scan_image_folder(root)
+    tf = transforms.Compose([transforms.Grayscale(3), transforms.Resize((32, 32)), transforms.ToTensor()])
+    plain = ImageListDataset(scan.samples, scan.classes, tf, mode="L")
+    cached = ImageListDataset(scan.samples, scan.classes, tf, mode="L")
+    assert cached.preload((32, 32), progress=False)
+    for i in range(len(plain)):
+        a, la = plain[i]
+        b, lb = cached[i]
+        assert la == lb and a.shape == b.shape == (3, 32, 32)
+        assert torch.allclose(a, b, atol=1 / 255 + 1e-6)  # one resize instead of one: at most one grey level
+    (root / "NORMAL" / "NORMAL_0000.jpg").unlink()  # the cache no longer reads the files
+    assert cached[0][1] == 0
+
+
+def test_preload_respects_the_memory_budget(tmp_path, capsys):
+    root = make_image_folder(tmp_path / "x", {"a": 2, "b": 2})
+    ds = ImageListDataset(scan_image_folder(root).samples, ["a", "b"])
+    assert not ds.preload(224, budget_bytes=1000, progress=False)
+    assert "Not caching 4 images" in capsys.readouterr().out
+    assert ds[0][0].mode == "RGB"  # still works, decoding each time
+    assert ds.preload(64, progress=False)
+    assert min(ds[0][0].size) == 64
