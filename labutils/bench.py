@@ -25,19 +25,14 @@ import time
 from pathlib import Path
 
 
-def _sync(device):
+def _timed(fn, device) -> float:
+    """Seconds for one call of ``fn``, waiting for the GPU when ``device`` is CUDA."""
     import torch
 
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
+    from .training import time_steps
 
-
-def _timed(fn, device) -> float:
-    _sync(device)
-    start = time.perf_counter()
-    fn()
-    _sync(device)
-    return time.perf_counter() - start
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else None
+    return time_steps(fn, n_steps=1, warmup=0, sync=sync)
 
 
 def _tensor_loader(n, size, classes, batch, seed=0, shuffle=True):

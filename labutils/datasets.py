@@ -477,18 +477,17 @@ def dogs_raw_images(*, progress: bool = True) -> Path:
     from .fetch import download
     from .runtime import data_root, is_smoke, smoke_notice
 
-    if is_smoke():
-        base = data_root() / "smoke" / "stanford_dogs"
-        archive = _standin_dogs_tar(base)
-        smoke_notice(f"Stanford Dogs: SYNTHETIC stand-in archive {archive} (5 breeds + 1 distractor), "
-                     "not real photos.", once_key="dogs")
-    else:
-        base = data_root() / "stanford_dogs"
-        archive = download("stanford_dogs", progress=progress)
+    smoke = is_smoke()
+    base = data_root() / "smoke" / "stanford_dogs" if smoke else data_root() / "stanford_dogs"
     raw = base / "raw"
-    if not (raw / "Images").is_dir():
-        print(f"Extracting {len(DOG_BREEDS)} breeds from {archive} (the archive is kept)...")
-        extract_tar(archive, raw, keep=lambda name: name.split("/")[:2][-1] in DOG_BREEDS and name.count("/") >= 2)
+    if smoke:
+        smoke_notice(f"Stanford Dogs: SYNTHETIC stand-in archive in {base} (5 breeds + 1 distractor), "
+                     "not real photos.", once_key="dogs")
+    if (raw / "Images").is_dir():  # already extracted: no need to touch (or re-hash) the archive
+        return raw / "Images"
+    archive = _standin_dogs_tar(base) if smoke else download("stanford_dogs", progress=progress)
+    print(f"Extracting {len(DOG_BREEDS)} breeds from {archive} (the archive is kept)...")
+    extract_tar(archive, raw, keep=lambda name: name.split("/")[:2][-1] in DOG_BREEDS and name.count("/") >= 2)
     return raw / "Images"
 
 

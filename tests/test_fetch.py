@@ -190,3 +190,11 @@ def test_chest_xray_zip_is_checked_by_content(tmp_path, data_dir):
     truncated.write_bytes(good.read_bytes()[:100])
     with pytest.raises(ChecksumError, match="not a complete zip archive"):
         verify(truncated, entry)
+
+
+def test_verified_file_is_rechecked_after_it_changes(source, data_dir):
+    path = download(_resource(source.as_uri()), progress=False)
+    assert verify(path, _resource(source.as_uri())) == path  # remembered: not hashed again
+    path.write_bytes(PAYLOAD[:-10])  # corrupted on disk after the first check
+    with pytest.raises(ChecksumError, match="sample.bin"):
+        verify(path, _resource(source.as_uri()))
