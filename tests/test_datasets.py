@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from labutils import datasets, registry
+from labutils import registry
 from labutils.datasets import (ImageListDataset, ImageReadError, chest_xray_root, scan_image_folder,
                                stratified_split)
 from labutils.registry import Resource

@@ -3,7 +3,6 @@ and broken submissions are reported without stopping the others."""
 import csv
 
 import nbformat
-import pytest
 
 from labutils import grade as grader
 from labutils.grade import LABS, detect_lab

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-import torch
 from torchvision import datasets as tv_datasets
 
 from labutils import fetch

@@ -3,7 +3,6 @@ import hashlib
 import io
 import tarfile
 
-import numpy as np
 import pytest
 import torch
 from torch import nn

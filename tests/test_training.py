@@ -1,5 +1,4 @@
 """labutils.training.fit: resume equals an uninterrupted run, early stopping, best weights, results files."""
-import json
 
 import pytest
 import torch
