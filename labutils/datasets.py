@@ -7,6 +7,7 @@ not an image, an image that cannot be read. It never deletes or moves anything.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -215,6 +216,32 @@ def stratified_split(samples: Sequence[tuple[str, int]], test_size: float = 0.2,
     return train, test
 
 
+def grouped_split(samples: Sequence[tuple[str, int]], groups: Sequence[str], val_fraction: float = 0.2,
+                  seed: int = 42):
+    """Split (path, label) pairs so that no group (patient) lands on both sides (Lab 2).
+
+    Uses scikit-learn's ``StratifiedGroupKFold`` with ``round(1 / val_fraction)`` folds, shuffled
+    with ``seed``, and returns ``(train, val)`` where ``val`` is the first fold: every group is
+    wholly in one part, and the class ratio is kept as far as whole groups allow. The same input
+    and seed always give the same split.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    samples, groups = list(samples), list(groups)
+    if len(samples) != len(groups):
+        raise ValueError(f"grouped_split: {len(samples)} samples but {len(groups)} groups; give one group per sample")
+    if not 0 < val_fraction <= 0.5:
+        raise ValueError(f"grouped_split: val_fraction must be in (0, 0.5], got {val_fraction}")
+    n_splits = max(2, round(1 / val_fraction))
+    if len(set(groups)) < n_splits:
+        raise ValueError(f"grouped_split: {len(set(groups))} groups cannot be split into {n_splits} folds "
+                         f"(val_fraction={val_fraction}); more patients are needed")
+    labels = [label for _, label in samples]
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    train_idx, val_idx = next(splitter.split(samples, labels, groups))
+    return [samples[i] for i in train_idx], [samples[i] for i in val_idx]
+
+
 def default_workers() -> int:
     """DataLoader workers for the labs (Labs 2-4).
 
@@ -239,6 +266,46 @@ def default_workers() -> int:
 CHEST_XRAY_ENV = "LABUTILS_CHEST_XRAY"
 
 
+# Kermany's file names carry the patient: "person1_bacteria_1.jpeg" and "person1_virus_6.jpeg" are
+# two X-rays of one child; "IM-0115-0001.jpeg" and "NORMAL2-IM-1427-0001.jpeg" are image 0001 of
+# patients IM-0115 and NORMAL2-IM-1427.
+_KERMANY_PATIENT = (
+    re.compile(r"^(person\d+)_(?:bacteria|virus)_\d+$", re.IGNORECASE),
+    re.compile(r"^((?:NORMAL2-)?IM-\d+)-\d+$", re.IGNORECASE),
+)
+
+
+def chest_xray_patient(path) -> str | None:
+    """The patient id in a Kermany chest X-ray file name, or None when the name has no id (Lab 2).
+
+    ``person1_bacteria_1.jpeg`` and ``person1_virus_6.jpeg`` give ``"person1"``;
+    ``IM-0115-0001.jpeg`` gives ``"IM-0115"``; ``NORMAL2-IM-1427-0001.jpeg`` gives
+    ``"NORMAL2-IM-1427"``.
+    """
+    stem = Path(path).stem
+    for pattern in _KERMANY_PATIENT:
+        match = pattern.match(stem)
+        if match:
+            return match.group(1)
+    return None
+
+
+def chest_xray_patients(samples: Sequence[tuple[str, int]]) -> tuple[list[str], list[str]]:
+    """One patient id per sample, plus the files whose names carry none (Lab 2).
+
+    A file without an id becomes a patient of its own (``"file:<name>"``): the safe choice, since
+    nothing links it to another image; the second list names those files so the lab can report them.
+    """
+    groups, unnamed = [], []
+    for path, _ in samples:
+        patient = chest_xray_patient(path)
+        if patient is None:
+            unnamed.append(str(path))
+            patient = f"file:{Path(path).name}"
+        groups.append(patient)
+    return groups, unnamed
+
+
 def _looks_like_chest_xray(root: Path) -> bool:
     from .registry import CHEST_XRAY_CLASSES
 
@@ -250,14 +317,14 @@ def chest_xray_root(path=None) -> Path:
 
     Looked up in this order: the ``path`` argument; ``$LABUTILS_CHEST_XRAY`` (e.g. the Kaggle copy
     ``.../chest_xray``); in smoke mode a synthetic stand-in (grayscale, varied sizes, imbalanced
-    like the real set); otherwise ``data/chest_xray/extracted/chest_xray``, extracted from the registry's
+    like the real set, several images per patient named as in Kermany's archive); otherwise ``data/chest_xray/extracted/chest_xray``, extracted from the registry's
     ChestXRay2017.zip, which is downloaded (~1.2 GB) if missing.
     """
     from .archives import extract_zip
     from .fetch import download
     from .registry import CHEST_XRAY_CLASSES
     from .runtime import data_root, is_smoke, smoke_notice
-    from .standins import make_image_folder
+    from .standins import make_chest_xray_folder
 
     given = path or os.environ.get(CHEST_XRAY_ENV)
     if given:
@@ -271,11 +338,16 @@ def chest_xray_root(path=None) -> Path:
         return root
     if is_smoke():
         root = data_root() / "smoke" / "chest_xray"
-        for split, (normal, sick) in {"train": (24, 72), "test": (8, 24)}.items():
-            make_image_folder(root / split, {CHEST_XRAY_CLASSES[0]: normal, CHEST_XRAY_CLASSES[1]: sick},
-                              mode="L", size_range=(48, 112), ext=".jpeg", seed=2 if split == "train" else 3)
-        smoke_notice(f"chest X-rays: SYNTHETIC stand-in images in {root} (grayscale stripes, 1:3 imbalance), "
-                     "not real radiographs.", once_key="chest_xray")
+        # Patients, not images: 1-5 X-rays each, Kermany's file names, healthy:sick about 1:3 in train/
+        # and 1:2 in test/ like the real set (1,341:3,875 and 234:390). test/ reuses one PNEUMONIA patient number of train/ (person20), so the lab's
+        # check for patients present in both folders has something to find.
+        layout = {"train": ({"NORMAL": 9, "PNEUMONIA": 20}, {"NORMAL": 1, "PNEUMONIA": 1}, 2),
+                  "test": ({"NORMAL": 4, "PNEUMONIA": 9}, {"NORMAL": 101, "PNEUMONIA": 20}, 7)}
+        for split, (patients, first_ids, seed) in layout.items():
+            make_chest_xray_folder(root / split, patients, first_ids=first_ids, seed=seed)
+        smoke_notice(f"chest X-rays: SYNTHETIC stand-in images in {root} (grayscale stripes, several images per "
+                     "patient with Kermany's file names, imbalanced like the real set), not real radiographs.",
+                     once_key="chest_xray")
         return root
     extracted = data_root() / "chest_xray" / "extracted"
     root = extracted / "chest_xray"

@@ -112,6 +112,60 @@ def make_image_folder(root, class_counts: Mapping[str, int], *, mode: str = "RGB
     return root
 
 
+def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_patient: tuple[int, int] = (1, 5),
+                           first_ids: Mapping[str, int] | None = None, size_range: tuple[int, int] = (48, 112),
+                           seed: int = 0) -> Path:
+    """Write a stand-in chest X-ray split ``root/{NORMAL,PNEUMONIA}/`` named like Kermany's files (Lab 2).
+
+    ``patients`` maps the two class folders to a number of patients; each patient gets
+    ``images_per_patient`` (min, max) grayscale JPEGs named as in the real archive:
+    ``IM-0007-0001.jpeg`` or ``NORMAL2-IM-0008-0002.jpeg`` for NORMAL, ``person3_bacteria_12.jpeg``
+    or ``person3_virus_13.jpeg`` for PNEUMONIA (one patient may have both). Patient numbers start
+    at ``first_ids[class]`` (default 1). Images of one patient share a look (stripe phase,
+    brightness, size), as X-rays of one child do, so a per-image split really leaks. Same settings,
+    same bytes; a folder holding anything else is never written into.
+    """
+    import numpy as np
+    from PIL import Image
+
+    classes = list(patients)
+    if classes != ["NORMAL", "PNEUMONIA"]:
+        raise ValueError(f"patients must map 'NORMAL' and 'PNEUMONIA' (in this order), got {classes}")
+    lo, hi = images_per_patient
+    if not 1 <= lo <= hi:
+        raise ValueError(f"images_per_patient must satisfy 1 <= min <= max, got {images_per_patient}")
+    first_ids = {name: 1 for name in classes} | dict(first_ids or {})
+    root = Path(root)
+    params = _params(patients, "L", size_range, ".jpeg", seed) | {
+        "layout": "kermany", "images_per_patient": list(images_per_patient), "first_ids": first_ids}
+    if _check_target(root, params):
+        return root
+    counter = 0  # Kermany numbers PNEUMONIA images with one running counter
+    for label, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(patients[name]):
+            number = first_ids[name] + k
+            rng = np.random.default_rng([seed, label, number])
+            h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, size=2))
+            base = class_pattern(label, len(classes), h, w, channels=1, rng=rng)[..., 0]
+            base = base + rng.uniform(-0.12, 0.12)  # the patient's own brightness
+            viral_share = rng.uniform(0, 1)
+            for j in range(int(rng.integers(lo, hi + 1))):
+                img_rng = np.random.default_rng([seed, label, number, j])
+                pixels = np.clip(base + img_rng.normal(0.0, 0.05, size=base.shape), 0.0, 1.0)
+                if name == "NORMAL":
+                    prefix = "NORMAL2-IM" if k % 2 else "IM"
+                    filename = f"{prefix}-{number:04d}-{j + 1:04d}.jpeg"
+                else:
+                    counter += 1
+                    kind = "virus" if img_rng.uniform(0, 1) < viral_share else "bacteria"
+                    filename = f"person{number}_{kind}_{counter}.jpeg"
+                Image.fromarray((pixels * 255).round().astype(np.uint8)).save(folder / filename)
+    (root / MARKER).write_text(json.dumps(params, indent=1))
+    return root
+
+
 def is_standin(root) -> bool:
     """True when ``root`` was written by :func:`make_image_folder` (the marker file is there)."""
     return (Path(root) / MARKER).is_file()

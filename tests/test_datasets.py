@@ -7,10 +7,10 @@ import pytest
 from PIL import Image
 
 from labutils import registry
-from labutils.datasets import (ImageListDataset, ImageReadError, chest_xray_root, scan_image_folder,
-                               stratified_split)
+from labutils.datasets import (ImageListDataset, ImageReadError, chest_xray_patient, chest_xray_patients,
+                               chest_xray_root, grouped_split, scan_image_folder, stratified_split)
 from labutils.registry import Resource
-from labutils.standins import make_image_folder
+from labutils.standins import make_chest_xray_folder, make_image_folder
 
 
 def _png_bytes(size=(2, 2)):
@@ -111,10 +111,78 @@ def test_chest_xray_smoke_standin_is_announced(data_dir, monkeypatch, capsys):
     monkeypatch.setattr("labutils.runtime._announced", set())
     root = chest_xray_root()
     assert "SYNTHETIC" in capsys.readouterr().out
-    scan = scan_image_folder(root / "train", ["NORMAL", "PNEUMONIA"])
-    assert scan.counts() == {"NORMAL": 24, "PNEUMONIA": 72}
+    for split in ("train", "test"):
+        scan = scan_image_folder(root / split, ["NORMAL", "PNEUMONIA"])
+        groups, unnamed = chest_xray_patients(scan.samples)
+        assert not unnamed  # every stand-in file is named like Kermany's
+        per_patient = Counter(groups)
+        assert max(per_patient.values()) > 1  # several X-rays of one patient, as in the real set
+        counts = scan.counts()
+        assert 1.3 <= counts["PNEUMONIA"] / counts["NORMAL"] <= 5  # imbalanced like the real set (1:2.9, 1:1.7)
     with Image.open(scan.samples[0][0]) as img:
         assert img.mode == "L"
+
+
+@pytest.mark.parametrize("name, patient", [
+    ("person1_bacteria_1.jpeg", "person1"),
+    ("person1_virus_6.jpeg", "person1"),
+    ("person1000_bacteria_2931.jpeg", "person1000"),
+    ("IM-0115-0001.jpeg", "IM-0115"),
+    ("NORMAL2-IM-1427-0001.jpeg", "NORMAL2-IM-1427"),
+    ("scan.jpeg", None),
+    ("IM-0115.jpeg", None),
+])
+def test_chest_xray_patient_ids_from_kermany_names(name, patient):
+    assert chest_xray_patient(f"/data/chest_xray/train/X/{name}") == patient
+
+
+def test_files_without_a_patient_id_become_their_own_patient():
+    samples = [("a/person1_virus_2.jpeg", 1), ("a/odd.jpeg", 1), ("b/odd.jpeg", 0)]
+    groups, unnamed = chest_xray_patients(samples)
+    assert groups == ["person1", "file:odd.jpeg", "file:odd.jpeg"] and unnamed == ["a/odd.jpeg", "b/odd.jpeg"]
+
+
+@pytest.fixture(scope="module")
+def kermany_like_train(tmp_path_factory):
+    """A train/ folder with real-style names: 30 healthy and 60 sick patients, 1-6 X-rays each."""
+    root = tmp_path_factory.mktemp("kermany") / "train"
+    return make_chest_xray_folder(root, {"NORMAL": 30, "PNEUMONIA": 60}, images_per_patient=(1, 6),
+                                  size_range=(8, 12), seed=5)
+
+
+def test_grouped_split_never_puts_a_patient_on_both_sides(kermany_like_train):
+    scan = scan_image_folder(kermany_like_train, ["NORMAL", "PNEUMONIA"])
+    groups, _ = chest_xray_patients(scan.samples)
+    assert len(set(groups)) == 90 and len(groups) > 200  # several images per patient
+    patient_of = dict(zip((p for p, _ in scan.samples), groups))
+    train, val = grouped_split(scan.samples, groups, val_fraction=0.2, seed=42)
+    assert sorted(train + val) == sorted(scan.samples)
+    assert not {patient_of[p] for p, _ in train} & {patient_of[p] for p, _ in val}
+    assert 0.1 < len(val) / len(scan.samples) < 0.3
+    share_sick = [sum(label for _, label in part) / len(part) for part in (train, val)]
+    assert abs(share_sick[0] - share_sick[1]) < 0.1  # stratified as far as whole patients allow
+    assert grouped_split(scan.samples, groups, 0.2, 42) == (train, val)  # deterministic
+    assert grouped_split(scan.samples, groups, 0.2, 7)[1] != val
+
+
+def test_per_image_split_does_leak_patients(kermany_like_train):
+    """The article's per-image split puts images of one patient on both sides; that is what Lab 2 fixes."""
+    scan = scan_image_folder(kermany_like_train, ["NORMAL", "PNEUMONIA"])
+    groups, _ = chest_xray_patients(scan.samples)
+    patient_of = dict(zip((p for p, _ in scan.samples), groups))
+    train, val = stratified_split(scan.samples, test_size=0.2, seed=42)
+    assert {patient_of[p] for p, _ in train} & {patient_of[p] for p, _ in val}
+
+
+def test_grouped_split_rejects_bad_settings():
+    samples = [(f"person{i}_virus_{i}.jpeg", i % 2) for i in range(10)]
+    groups = [f"person{i}" for i in range(10)]
+    with pytest.raises(ValueError, match="one group per sample"):
+        grouped_split(samples, groups[:-1])
+    with pytest.raises(ValueError, match="val_fraction"):
+        grouped_split(samples, groups, val_fraction=0.9)
+    with pytest.raises(ValueError, match="more patients"):
+        grouped_split(samples[:3], groups[:3], val_fraction=0.2)
 
 
 def test_chest_xray_full_mode_downloads_and_extracts(tmp_path, data_dir, monkeypatch):
