@@ -1,4 +1,4 @@
-"""Training-time utilities: timing steps to estimate an epoch before committing to it (Lab 3 onward)."""
+"""Training-time utilities: timing steps to estimate an epoch (Lab 3 onward) and Lab 4's training loop."""
 from __future__ import annotations
 
 import time
@@ -77,6 +77,73 @@ def _reseed_epoch(loader, seed: int, epoch: int) -> None:
         generator.manual_seed(seed + epoch)
 
 
+FROZEN_BN_MODES = ("eval", "train")
+
+
+def _check_frozen_bn(frozen_bn) -> None:
+    if frozen_bn not in FROZEN_BN_MODES:
+        raise ValueError(f"frozen_bn must be 'eval' (frozen BatchNorm layers keep their running statistics) "
+                         f"or 'train' (PyTorch's default: every BatchNorm follows model.train()), got {frozen_bn!r}")
+
+
+def frozen_batchnorms(model) -> list[str]:
+    """Names of the BatchNorm modules of ``model`` that count as frozen (Lab 4 via :func:`fit`; taught in Lab 2).
+
+    A BatchNorm (any ``torch.nn.modules.batchnorm._BatchNorm``: BatchNorm1d/2d/3d, SyncBatchNorm,
+    the lazy variants) with parameters is frozen when none of them requires grad. An affine-less
+    BatchNorm (``affine=False``) has no parameters of its own, so it follows the innermost module
+    that encloses it and has parameters (e.g. the block holding the convolution it normalises):
+    frozen when all of that module's parameters are frozen. If no enclosing module has parameters
+    it is not frozen: nothing says the user meant to freeze it, so PyTorch's behaviour is kept.
+    """
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    modules = dict(model.named_modules())
+
+    def all_frozen(module):
+        params = list(module.parameters())
+        return bool(params) and not any(p.requires_grad for p in params)
+
+    names = []
+    for name, module in modules.items():
+        if not isinstance(module, _BatchNorm):
+            continue
+        if list(module.parameters(recurse=False)):
+            frozen = all_frozen(module)
+        else:  # affine=False: look for the innermost enclosing module with parameters
+            frozen = False
+            parts = name.split(".") if name else []
+            for depth in range(len(parts) - 1, -1, -1):
+                parent = modules[".".join(parts[:depth])]
+                if list(parent.parameters()):
+                    frozen = all_frozen(parent)
+                    break
+        if frozen:
+            names.append(name)
+    return names
+
+
+def keep_frozen_bn_eval(model) -> int:
+    """Put the frozen BatchNorms of ``model`` into eval mode; return how many (Lab 4 via :func:`fit`; taught in Lab 2).
+
+    ``model.train()`` puts *every* BatchNorm into train mode, including those of frozen stages:
+    they would normalise with the statistics of each batch and overwrite their running
+    mean/variance (from ImageNet pretraining) batch after batch, although their weights never
+    change. Call this right after ``model.train()``: the frozen BatchNorms then normalise with the
+    running statistics they came with, so the frozen stages compute exactly what they computed
+    in the pretrained network, and ``running_mean``, ``running_var`` and ``num_batches_tracked``
+    stay unchanged. Which BatchNorms count as frozen: :func:`frozen_batchnorms`. Only modules that
+    were in train mode are switched (and counted); trainable BatchNorms are left as they are.
+    """
+    modules = dict(model.named_modules())
+    switched = 0
+    for name in frozen_batchnorms(model):
+        if modules[name].training:
+            modules[name].eval()
+            switched += 1
+    return switched
+
+
 def fast_path(device, amp="auto", channels_last="auto") -> dict:
     """What :func:`run_epoch` does on ``device`` (Lab 4; issue 7 of the course's performance work).
 
@@ -98,20 +165,27 @@ def fast_path(device, amp="auto", channels_last="auto") -> dict:
 
 
 def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", progress: bool = True,
-              *, amp="auto", channels_last="auto", scaler=None):
+              *, amp="auto", channels_last="auto", scaler=None, frozen_bn: str = "eval"):
     """One pass over ``loader``: training when ``optimizer`` is given, else evaluation (Lab 4).
 
     Returns ``(mean_loss, accuracy, y_true, y_pred)``; the label arrays are NumPy. Loss and counts
     accumulate on the device, so the GPU is not synchronised after every batch. See
     :func:`fast_path` for ``amp``/``channels_last``; ``scaler`` is the GradScaler for float16.
+
+    When training, ``frozen_bn="eval"`` (the default) keeps the BatchNorm layers of frozen parts
+    in eval mode after ``model.train()`` (:func:`keep_frozen_bn_eval`); ``frozen_bn="train"``
+    keeps PyTorch's default, where they follow ``model.train()``. Evaluation is unaffected.
     """
     import torch
     from tqdm.auto import tqdm
 
+    _check_frozen_bn(frozen_bn)
     cfg = fast_path(device, amp, channels_last)
     dev = cfg["device"]
     training = optimizer is not None
     model.train(training)
+    if training and frozen_bn == "eval":
+        keep_frozen_bn_eval(model)
     total = torch.zeros((), device=dev)
     correct = torch.zeros((), device=dev, dtype=torch.long)
     seen = 0
@@ -152,7 +226,7 @@ def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", 
 def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, device, run_dir,
         scheduler=None, patience: int | None = 5, checkpoint_every: int = 5, seed: int = 42,
         resume: bool = True, progress: bool = True, on_epoch_end=None,
-        amp="auto", channels_last="auto") -> dict:
+        amp="auto", channels_last="auto", frozen_bn: str = "eval") -> dict:
     """Train with early stopping on validation accuracy, keeping the best weights (Lab 4).
 
     * ``run_dir/best.pt``: the model's state_dict at the best validation accuracy (ties: lower loss);
@@ -165,9 +239,14 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
     On CUDA the loop runs in mixed precision with channels_last by default (:func:`fast_path`);
     on CPU and MPS it stays in float32.
 
+    ``frozen_bn`` is passed to :func:`run_epoch`: with ``"eval"`` (the default) the BatchNorm
+    layers of frozen stages stay in eval mode while the rest trains, so their ImageNet running
+    statistics are kept; ``"train"`` is PyTorch's default behaviour. The checkpoint records the
+    setting, and resuming a model with frozen BatchNorms under the other setting is refused.
+
     On return the model holds the best weights. Returns the history (per-epoch train/val loss and
     accuracy, epoch times) with ``best_epoch``, ``best_val_acc``, ``best_val_loss``,
-    ``epochs_run``, ``stopped_early`` and ``resumed_from``.
+    ``epochs_run``, ``stopped_early``, ``resumed_from`` and ``frozen_bn``.
     """
     import copy
     import time
@@ -176,6 +255,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
     import torch
     from tqdm.auto import tqdm
 
+    _check_frozen_bn(frozen_bn)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     state = {
@@ -185,6 +265,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         "best_model": None,
         "bad_epochs": 0,
         "stopped_early": False,
+        "frozen_bn": frozen_bn,
     }
     cfg = fast_path(device, amp, channels_last)
     if cfg["channels_last"]:
@@ -194,6 +275,10 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
     ckpt_path = run_dir / CHECKPOINT
     if resume and ckpt_path.exists():
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        saved_bn = saved["state"].get("frozen_bn", "train")  # checkpoints older than the option trained like "train"
+        if saved_bn != frozen_bn and frozen_batchnorms(model):
+            raise ValueError(f"{ckpt_path} was trained with frozen_bn={saved_bn!r}, this call asks for "
+                             f"frozen_bn={frozen_bn!r}; pass the same value or delete {run_dir} to train afresh")
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None and saved.get("scheduler") is not None:
@@ -201,6 +286,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         if scaler is not None and saved.get("scaler") is not None:
             scaler.load_state_dict(saved["scaler"])
         state = saved["state"]
+        state["frozen_bn"] = frozen_bn
         resumed_from = state["epoch"]
         print(f"Resuming {run_dir.name} from its checkpoint after epoch {resumed_from}.")
 
@@ -219,7 +305,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         _reseed_epoch(train_loader, seed, epoch)
         perf = dict(amp=amp, channels_last=channels_last, progress=progress)
         tr_loss, tr_acc, _, _ = run_epoch(model, train_loader, criterion, device, optimizer, desc="train",
-                                          scaler=scaler, **perf)
+                                          scaler=scaler, frozen_bn=frozen_bn, **perf)
         va_loss, va_acc, _, _ = run_epoch(model, val_loader, criterion, device, desc="val", **perf)
         if scheduler is not None:
             scheduler.step()
@@ -248,7 +334,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
     result = dict(state["history"])
     result.update(best_epoch=state["best"]["epoch"], best_val_acc=state["best"]["val_acc"],
                   best_val_loss=state["best"]["val_loss"], epochs_run=state["epoch"],
-                  stopped_early=state["stopped_early"], resumed_from=resumed_from)
+                  stopped_early=state["stopped_early"], resumed_from=resumed_from, frozen_bn=frozen_bn)
     return result
 
 

@@ -180,3 +180,29 @@ def test_onnx_export_sizes_and_parity(tmp_path, lab4):
     assert not (tmp_path / "m.onnx.data").exists()  # the stale external file was removed
     batch = torch.randn(4, 3, 64, 64)  # another batch size than the example: the batch axis is dynamic
     assert lab4["onnx_max_abs_diff"](tmp_path / "m.onnx", model, batch) < 1e-4
+
+
+@pytest.mark.parametrize("arch", ["resnet50", "efficientnet_b0"])
+def test_partial_strategy_keeps_frozen_batchnorm_statistics(arch, lab4):
+    """Issue 10: under partial, the loop of Lab 4 leaves the BatchNorms of the frozen stages as pretrained."""
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    from labutils.training import frozen_batchnorms
+
+    model = lab4["apply_strategy"](lab4["make_model"](arch), arch, "partial")
+    trainable_prefixes = tuple(f"{m}." for m in lab4["PARTIAL_MODULES"][arch])
+    bns = {name: m for name, m in model.named_modules() if isinstance(m, _BatchNorm)}
+    frozen = {name for name in bns if not name.startswith(trainable_prefixes)}
+    assert set(frozen_batchnorms(model)) == frozen and 0 < len(frozen) < len(bns)
+    before = {name: (m.running_mean.clone(), m.running_var.clone(), int(m.num_batches_tracked)) for name, m in bns.items()}
+    g = torch.Generator().manual_seed(0)
+    loader = DataLoader(TensorDataset(torch.randn(8, 3, 64, 64, generator=g), torch.arange(8) % 5), batch_size=4)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-4)
+    run_epoch(model, loader, nn.CrossEntropyLoss(), "cpu", opt, progress=False)
+    for name, m in bns.items():
+        mean, var, count = before[name]
+        if name in frozen:
+            assert torch.equal(m.running_mean, mean) and torch.equal(m.running_var, var), name
+            assert int(m.num_batches_tracked) == count, name
+        else:
+            assert int(m.num_batches_tracked) == count + 2 and not torch.equal(m.running_mean, mean), name

@@ -1,11 +1,14 @@
-"""labutils.training.fit: resume equals an uninterrupted run, early stopping, best weights, results files."""
+"""labutils.training.fit: resume equals an uninterrupted run, early stopping, best weights, results files, frozen BatchNorm."""
+
+import copy
 
 import pytest
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from labutils.training import BEST, CHECKPOINT, fit, load_results, run_epoch, save_results
+from labutils.training import (BEST, CHECKPOINT, fit, frozen_batchnorms, keep_frozen_bn_eval, load_results, run_epoch,
+                               save_results)
 
 
 class NoisyShapes(Dataset):
@@ -110,3 +113,122 @@ def test_empty_loader_is_named():
     empty = DataLoader(NoisyShapes(n=0), batch_size=4)
     with pytest.raises(ValueError, match="val yielded no batches"):
         run_epoch(nn.Linear(1, 1), empty, nn.CrossEntropyLoss(), "cpu", desc="val", progress=False)
+
+
+# --- frozen BatchNorm (issue 10): frozen stages keep their running statistics --------------------------
+
+
+def _partly_frozen_cnn():
+    """Two conv+BN stages, the first frozen (like a pretrained stem), the second and the head trainable."""
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()),   # "0": frozen
+        nn.Sequential(nn.Conv2d(4, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU()),   # "1": trains
+        nn.Flatten(), nn.Linear(256, 3))
+    for p in model[0].parameters():
+        p.requires_grad = False
+    return model
+
+
+def _bn_stats(bn):
+    return [bn.running_mean.clone(), bn.running_var.clone(), bn.num_batches_tracked.clone()]
+
+
+def _one_epoch(model, frozen_bn="eval"):
+    opt = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=0.1)
+    loader = DataLoader(NoisyShapes(n=32), batch_size=8, shuffle=True, generator=torch.Generator().manual_seed(0))
+    return run_epoch(model, loader, nn.CrossEntropyLoss(), "cpu", opt, progress=False, frozen_bn=frozen_bn)
+
+
+def test_frozen_batchnorm_keeps_its_running_statistics():
+    model = _partly_frozen_cnn()
+    frozen_before, trainable_before = _bn_stats(model[0][1]), _bn_stats(model[1][1])
+    weights_before = model[0][0].weight.clone()
+    _one_epoch(model)
+    for before, after in zip(frozen_before, _bn_stats(model[0][1])):
+        assert torch.equal(before, after)
+    assert torch.equal(model[0][0].weight, weights_before)
+    assert not torch.equal(trainable_before[0], model[1][1].running_mean)
+    assert not torch.equal(trainable_before[1], model[1][1].running_var)
+    assert int(model[1][1].num_batches_tracked) == 4  # 32 images in batches of 8
+    assert not model[0][1].training and model[1][1].training  # left as the loop set them
+
+
+def test_frozen_batchnorm_train_mode_is_pytorch_default():
+    model = _partly_frozen_cnn()
+    before = _bn_stats(model[0][1])
+    _one_epoch(model, frozen_bn="train")
+    after = _bn_stats(model[0][1])
+    assert not torch.equal(before[0], after[0]) and not torch.equal(before[1], after[1])
+    assert int(after[2]) == 4
+
+
+def test_fully_trainable_model_is_unaffected():
+    runs = []
+    for mode in ("eval", "train"):
+        model = _partly_frozen_cnn()
+        for p in model.parameters():
+            p.requires_grad = True
+        assert keep_frozen_bn_eval(copy.deepcopy(model).train()) == 0
+        loss, acc, _, _ = _one_epoch(model, frozen_bn=mode)
+        runs.append((loss, acc, model.state_dict()))
+    assert runs[0][:2] == runs[1][:2]
+    for key, value in runs[0][2].items():
+        assert torch.equal(runs[1][2][key], value), key
+
+
+def test_keep_frozen_bn_eval_counts_and_affine_less_batchnorm():
+    model = _partly_frozen_cnn().train()
+    assert keep_frozen_bn_eval(model) == 1 and not model[0][1].training
+    assert keep_frozen_bn_eval(model) == 0  # already in eval mode: nothing switched
+    # An affine-less BatchNorm follows the innermost enclosing module that has parameters.
+    block = lambda: nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2, affine=False))  # noqa: E731
+    net = nn.Sequential(block(), block())
+    for p in net[0].parameters():
+        p.requires_grad = False
+    assert frozen_batchnorms(net) == ["0.1"]
+    assert keep_frozen_bn_eval(net.train()) == 1 and not net[0][1].training and net[1][1].training
+    assert frozen_batchnorms(nn.BatchNorm2d(3, affine=False)) == []  # nothing encloses it: not frozen
+
+
+@pytest.mark.parametrize("bad", ["Eval", "freeze", None, True])
+def test_bad_frozen_bn_value_is_named(tmp_path, bad):
+    model = _partly_frozen_cnn()
+    with pytest.raises(ValueError, match="frozen_bn must be 'eval'"):
+        _one_epoch(model, frozen_bn=bad)
+    _, train, val, kw = _setup(tmp_path)
+    with pytest.raises(ValueError, match="frozen_bn"):
+        fit(model, train, val, **{**kw, "optimizer": torch.optim.SGD(model[1].parameters(), lr=0.1)}, frozen_bn=bad)
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+
+
+def test_fit_keeps_frozen_bn_and_resumes_bit_exactly(tmp_path):
+    def setup(name):
+        model = _partly_frozen_cnn()
+        opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-2)
+        train = DataLoader(NoisyShapes(), batch_size=16, shuffle=True, generator=torch.Generator())
+        val = DataLoader(NoisyShapes(n=30, seed=1), batch_size=16)
+        return model, train, val, dict(criterion=nn.CrossEntropyLoss(), optimizer=opt, epochs=6, device="cpu",
+                                       run_dir=tmp_path / name, patience=None, checkpoint_every=3, progress=False)
+
+    model, train, val, kw = setup("straight")
+    frozen = _bn_stats(model[0][1])
+    straight = fit(model, train, val, **kw)
+    assert straight["frozen_bn"] == "eval"
+    for before, after in zip(frozen, _bn_stats(model[0][1])):
+        assert torch.equal(before, after)
+
+    def crash(epoch, history):
+        if epoch == 4:
+            raise KeyboardInterrupt
+
+    model_b, train, val, kw = setup("resumed")
+    with pytest.raises(KeyboardInterrupt):
+        fit(model_b, train, val, on_epoch_end=crash, **kw)
+    model_b, train, val, kw = setup("resumed")
+    with pytest.raises(ValueError, match="frozen_bn='eval'"):  # the checkpoint says how it was trained
+        fit(model_b, train, val, frozen_bn="train", **kw)
+    resumed = fit(model_b, train, val, **kw)
+    assert resumed["resumed_from"] == 3 and _history(resumed) == _history(straight)
+    for key, value in model.state_dict().items():
+        assert torch.equal(model_b.state_dict()[key], value), key
