@@ -9,6 +9,7 @@ One module per concern (each function's docstring says which lab uses it):
 - ``fetch``       checked, atomic downloads; ``python -m labutils.fetch``
 - ``models``      pretrained torchvision models through the registry; parameter counts
 - ``checks``      self-checks with one-line verdicts
+- ``messages``    every message shown to a student, Russian by default (``LABUTILS_LANG=en``: English)
 - ``plots``       labelled figures used by several labs
 - ``assignments`` build and check the student notebooks; ``python -m labutils.assignments``
 """

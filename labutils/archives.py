@@ -14,6 +14,8 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Callable
 
+from .messages import t
+
 
 class UnsafeArchiveError(ValueError):
     """An archive member would land outside the target folder, or is a link or special file."""
@@ -22,14 +24,13 @@ class UnsafeArchiveError(ValueError):
 def _safe_relative(name: str, archive: Path) -> PurePosixPath:
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
-        raise UnsafeArchiveError(f"{archive}: member {name!r} would be written outside the target folder; "
-                                 "nothing was extracted")
+        raise UnsafeArchiveError(t("archives.outside", archive=archive, name=name))
     return path
 
 
 def _finish(partial: Path, dest: Path) -> Path:
     if dest.exists():
-        raise FileExistsError(f"{dest} already exists; remove or rename it to extract again")
+        raise FileExistsError(t("archives.exists", dest=dest))
     os.replace(partial, dest)
     return dest
 
@@ -53,14 +54,14 @@ def extract_zip(archive, dest, *, keep: Callable[[str], bool] = lambda name: Tru
         for m in members:
             _safe_relative(m.filename, archive)
             if (m.external_attr >> 16) & 0o170000 == 0o120000:
-                raise UnsafeArchiveError(f"{archive}: member {m.filename!r} is a symbolic link; nothing was extracted")
+                raise UnsafeArchiveError(t("archives.symlink", archive=archive, name=m.filename))
         partial = _fresh_partial(dest)
         try:
             for m in members:
                 zf.extract(m, partial)
         except zipfile.BadZipFile as exc:
             shutil.rmtree(partial)
-            raise zipfile.BadZipFile(f"{archive}: {exc}; download it again (python -m labutils.fetch)") from exc
+            raise zipfile.BadZipFile(t("archives.bad_zip", archive=archive, error=exc)) from exc
     return _finish(partial, dest)
 
 
@@ -72,8 +73,7 @@ def extract_tar(archive, dest, *, keep: Callable[[str], bool] = lambda name: Tru
         for m in members:
             _safe_relative(m.name, archive)
             if not (m.isfile() or m.isdir()):
-                raise UnsafeArchiveError(f"{archive}: member {m.name!r} is a link or special file; "
-                                         "nothing was extracted")
+                raise UnsafeArchiveError(t("archives.special", archive=archive, name=m.name))
         partial = _fresh_partial(dest)
         kwargs = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
         tf.extractall(partial, members=members, **kwargs)

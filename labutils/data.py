@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .messages import t
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -19,9 +21,7 @@ def _stats(tensor, mean: Sequence[float], std: Sequence[float]):
 
     channel_dim = -3
     if tensor.dim() < 3 or tensor.shape[channel_dim] != len(mean):
-        raise ValueError(
-            f"expected images shaped [C, H, W] or [N, C, H, W] with C={len(mean)}, got {tuple(tensor.shape)}"
-        )
+        raise ValueError(t("data.shape", channels=len(mean), shape=tuple(tensor.shape)))
     shape = (len(mean), 1, 1)
     m = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device).view(shape)
     s = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device).view(shape)

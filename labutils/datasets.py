@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from .messages import t
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 
 
@@ -41,10 +43,10 @@ class ScanResult:
 
     def report(self) -> str:
         """One line of counts plus one line per skipped file (printed by the labs)."""
-        lines = [f"{self.root}: " + ", ".join(f"{k} {v}" for k, v in self.counts().items())
-                 + f" ({len(self.samples)} images)"]
+        counts = ", ".join(f"{k} {v}" for k, v in self.counts().items())
+        lines = [t("datasets.report_counts", root=self.root, counts=counts, n=len(self.samples))]
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} file(s); nothing was deleted:")
+            lines.append(t("datasets.report_skipped", n=len(self.skipped)))
             lines += [f"  {path}: {reason}" for path, reason in self.skipped]
         return "\n".join(lines)
 
@@ -59,9 +61,9 @@ def _probe(path: Path, decode: bool) -> str | None:
                 img.draft(img.mode, (64, 64))  # JPEG: decode at 1/8 scale, still reads every byte
                 img.load()
     except UnidentifiedImageError:
-        return "not a readable image (corrupt, or another format with an image extension)"
+        return t("datasets.unreadable")
     except (OSError, SyntaxError, ValueError) as exc:
-        return f"cannot be decoded ({exc}); corrupt or truncated"
+        return t("datasets.undecodable", error=exc)
     return None
 
 
@@ -76,14 +78,14 @@ def scan_image_folder(root, classes: Sequence[str] | None = None, *, decode: boo
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder {root} does not exist (expected {root}/<class>/<images>)")
+        raise FileNotFoundError(t("datasets.folder_missing", root=root))
     if classes is None:
         classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         if not classes:
-            raise FileNotFoundError(f"{root} has no class sub-folders (expected {root}/<class>/<images>)")
+            raise FileNotFoundError(t("datasets.no_classes", root=root))
     missing = [str(root / name) for name in classes if not (root / name).is_dir()]
     if missing:
-        raise FileNotFoundError(f"class folder {', '.join(missing)} does not exist (expected classes {list(classes)})")
+        raise FileNotFoundError(t("datasets.class_missing", folders=", ".join(missing), classes=list(classes)))
     result = ScanResult(root=root, classes=list(classes), samples=[])
     for label, name in enumerate(classes):
         folder = root / name
@@ -92,7 +94,8 @@ def scan_image_folder(root, classes: Sequence[str] | None = None, *, decode: boo
             if path.name.startswith(".") or path.is_dir():
                 continue
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                result.skipped.append((str(path), f"not an image file (extension {path.suffix or 'none'!r})"))
+                ext = path.suffix or t("datasets.no_extension")
+                result.skipped.append((str(path), t("datasets.not_image_file", ext=ext)))
                 continue
             reason = _probe(path, decode)
             if reason:
@@ -101,7 +104,7 @@ def scan_image_folder(root, classes: Sequence[str] | None = None, *, decode: boo
             result.samples.append((str(path), label))
             found += 1
         if found == 0:
-            raise ValueError(f"class folder {folder} contains no readable images")
+            raise ValueError(t("datasets.class_empty", folder=folder))
     return result
 
 
@@ -113,10 +116,7 @@ def load_image(path, mode: str = "RGB"):
         with Image.open(path) as img:
             return img.convert(mode)
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(
-            f"cannot read image {path}: {exc}. The file is corrupt or truncated; move it out of the "
-            "dataset folder (nothing was deleted) and run again."
-        ) from exc
+        raise ImageReadError(t("datasets.image_read", path=path, error=exc)) from exc
 
 
 class ImageListDataset:
@@ -170,11 +170,11 @@ class ImageListDataset:
         need = per_image * len(self)
         budget = budget_bytes if budget_bytes is not None else min(4 << 30, _ram_bytes() // 4)
         if need > budget:
-            print(f"Not caching {len(self)} images in memory: about {need / 2**20:,.0f} MiB needed, "
-                  f"budget {budget / 2**20:,.0f} MiB; images are decoded on every access.")
+            print(t("datasets.not_caching", n=len(self), need=need / 2**20, budget=budget / 2**20))
             return False
+        desc = t("datasets.progress_caching")
         self._cache = [np.asarray(self._resized(p, size))
-                       for p, _ in tqdm(self.samples, desc="caching images", leave=False, disable=not progress)]
+                       for p, _ in tqdm(self.samples, desc=desc, leave=False, disable=not progress)]
         return True
 
     def with_transform(self, transform) -> "ImageListDataset":
@@ -229,13 +229,12 @@ def grouped_split(samples: Sequence[tuple[str, int]], groups: Sequence[str], val
 
     samples, groups = list(samples), list(groups)
     if len(samples) != len(groups):
-        raise ValueError(f"grouped_split: {len(samples)} samples but {len(groups)} groups; give one group per sample")
+        raise ValueError(t("datasets.grouped_count", n=len(samples), groups=len(groups)))
     if not 0 < val_fraction <= 0.5:
-        raise ValueError(f"grouped_split: val_fraction must be in (0, 0.5], got {val_fraction}")
+        raise ValueError(t("datasets.grouped_fraction", fraction=val_fraction))
     n_splits = max(2, round(1 / val_fraction))
     if len(set(groups)) < n_splits:
-        raise ValueError(f"grouped_split: {len(set(groups))} groups cannot be split into {n_splits} folds "
-                         f"(val_fraction={val_fraction}); more patients are needed")
+        raise ValueError(t("datasets.grouped_few", groups=len(set(groups)), folds=n_splits, fraction=val_fraction))
     labels = [label for _, label in samples]
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     train_idx, val_idx = next(splitter.split(samples, labels, groups))
@@ -330,11 +329,8 @@ def chest_xray_root(path=None) -> Path:
     if given:
         root = Path(given).expanduser()
         if not _looks_like_chest_xray(root):
-            source = "argument" if path else CHEST_XRAY_ENV
-            raise FileNotFoundError(
-                f"{root} (from {source}) is not the chest X-ray folder: expected {root}/train/NORMAL and "
-                f"{root}/train/PNEUMONIA, as in the Kaggle copy chest_xray/ or the extracted ChestXRay2017.zip"
-            )
+            source = t("datasets.source_argument") if path else CHEST_XRAY_ENV
+            raise FileNotFoundError(t("datasets.not_xray", root=root, source=source))
         return root
     if is_smoke():
         root = data_root() / "smoke" / "chest_xray"
@@ -345,16 +341,14 @@ def chest_xray_root(path=None) -> Path:
                   "test": ({"NORMAL": 4, "PNEUMONIA": 9}, {"NORMAL": 101, "PNEUMONIA": 20}, 7)}
         for split, (patients, first_ids, seed) in layout.items():
             make_chest_xray_folder(root / split, patients, first_ids=first_ids, seed=seed)
-        smoke_notice(f"chest X-rays: SYNTHETIC stand-in images in {root} (grayscale stripes, several images per "
-                     "patient with Kermany's file names, imbalanced like the real set), not real radiographs.",
-                     once_key="chest_xray")
+        smoke_notice(t("datasets.xray_standin", root=root), once_key="chest_xray")
         return root
     extracted = data_root() / "chest_xray" / "extracted"
     root = extracted / "chest_xray"
     if _looks_like_chest_xray(root):
         return root
     archive = download("chest_xray")
-    print(f"Extracting the chest_xray/ folder of {archive} into {extracted} (the archive is kept)...")
+    print(t("datasets.extracting_xray", archive=archive, dest=extracted))
     extract_zip(archive, extracted, keep=lambda name: name.startswith("chest_xray/") and not name.endswith("/"))
     return root
 
@@ -397,7 +391,7 @@ def superclass_index(classes: Sequence[str]):
     lookup = {fine: i for i, names in enumerate(CIFAR100_SUPERCLASSES.values()) for fine in names}
     unknown = [c for c in classes if c not in lookup]
     if unknown:
-        raise KeyError(f"not CIFAR-100 classes: {unknown[:5]}")
+        raise KeyError(t("datasets.unknown_cifar", names=unknown[:5]))
     return np.array([lookup[c] for c in classes])
 
 
@@ -441,7 +435,7 @@ def cifar100(train: bool, transform=None):
     from .standins import SyntheticCIFAR100
 
     if is_smoke():
-        smoke_notice("CIFAR-100: SYNTHETIC stand-in (100 classes, 32×32 stripes), not real photos.", once_key="cifar100")
+        smoke_notice(t("datasets.cifar_standin"), once_key="cifar100")
         return SyntheticCIFAR100(train=train, transform=transform)
     archive = download("cifar100")  # data/cifar100/cifar-100-python.tar.gz, MD5-checked
     # torchvision finds the verified archive in its root, checks it again and extracts it once.
@@ -471,11 +465,11 @@ class DogsPreparation:
     total: int
 
     def report(self) -> str:
-        lines = [f"{self.total} usable images of {len(DOG_BREEDS)} breeds → {self.processed}"]
+        lines = [t("datasets.dogs_report", total=self.total, breeds=len(DOG_BREEDS), processed=self.processed)]
         for split, per_class in self.counts.items():
             lines.append(f"  {split:5s} {sum(per_class.values()):4d}: " + ", ".join(f"{k} {v}" for k, v in per_class.items()))
         if self.skipped:
-            lines.append(f"skipped {len(self.skipped)} file(s) (the raw files are kept):")
+            lines.append(t("datasets.dogs_skipped", n=len(self.skipped)))
             lines += [f"  {path}: {reason}" for path, reason in self.skipped]
         return "\n".join(lines)
 
@@ -485,7 +479,7 @@ def _too_small(path: str, min_side: int) -> str | None:
 
     with Image.open(path) as img:
         if min(img.size) < min_side:
-            return f"too small ({img.size[0]}×{img.size[1]} < {min_side}×{min_side})"
+            return t("datasets.too_small", width=img.size[0], height=img.size[1], side=min_side)
     return None
 
 
@@ -519,7 +513,7 @@ def prepare_dogs(raw_images, processed, *, seed: int = 42, min_side: int = MIN_I
     if processed.exists():
         if manifest.is_file() and json.loads(manifest.read_text()) == plan:
             return DogsPreparation(processed, _split_counts(plan, names), skipped, len(samples))
-        raise FileExistsError(f"{processed} exists but does not hold this split; move it away to prepare it again")
+        raise FileExistsError(t("datasets.dogs_exists", processed=processed))
     partial = processed.with_name(processed.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)  # our own leftover from an interrupted run
@@ -553,12 +547,11 @@ def dogs_raw_images(*, progress: bool = True) -> Path:
     base = data_root() / "smoke" / "stanford_dogs" if smoke else data_root() / "stanford_dogs"
     raw = base / "raw"
     if smoke:
-        smoke_notice(f"Stanford Dogs: SYNTHETIC stand-in archive in {base} (5 breeds + 1 distractor), "
-                     "not real photos.", once_key="dogs")
+        smoke_notice(t("datasets.dogs_standin", base=base), once_key="dogs")
     if (raw / "Images").is_dir():  # already extracted: no need to touch (or re-hash) the archive
         return raw / "Images"
     archive = _standin_dogs_tar(base) if smoke else download("stanford_dogs", progress=progress)
-    print(f"Extracting {len(DOG_BREEDS)} breeds from {archive} (the archive is kept)...")
+    print(t("datasets.extracting_dogs", n=len(DOG_BREEDS), archive=archive))
     extract_tar(archive, raw, keep=lambda name: name.split("/")[:2][-1] in DOG_BREEDS and name.count("/") >= 2)
     return raw / "Images"
 

@@ -8,16 +8,19 @@ inputs change each epoch, and the cache would train on a single fixed view inste
 from __future__ import annotations
 
 
-def extract_features(backbone, loader, device=None, *, progress: bool = True, desc: str = "features"):
+def extract_features(backbone, loader, device=None, *, progress: bool = True, desc: str | None = None):
     """Run ``backbone`` (in eval mode, without gradients) over ``loader``; return (features, labels) on the CPU.
 
     Lab 1 showed the embedding a ResNet computes before ``fc``; pass a model whose ``fc`` is
     ``nn.Identity()`` to get it. BatchNorm uses its running statistics, exactly as a frozen
-    backbone in eval mode does during training.
+    backbone in eval mode does during training. ``desc`` labels the progress bar (default: "признаки").
     """
     import torch
     from tqdm.auto import tqdm
 
+    from .messages import t
+
+    desc = t("features.progress") if desc is None else desc
     device = device or next(backbone.parameters()).device
     was_training = backbone.training
     backbone.eval()

@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 
 from . import registry as _registry
+from .messages import has, t
 from .registry import Resource
 from .runtime import SMOKE_ENV, data_root
 
@@ -50,18 +51,14 @@ def _digests(resource: Resource):
 
 def _compare(resource: Resource, path: Path, algos: dict, size: int) -> None:
     if resource.size_bytes is not None and size != resource.size_bytes:
-        raise ChecksumError(
-            f"{path}: size {size:,} bytes, expected {resource.size_bytes:,} for {resource.name!r} "
-            f"(truncated or wrong file)"
-        )
+        raise ChecksumError(t("fetch.size_mismatch", path=path, size=size, want=resource.size_bytes,
+                                name=resource.name))
     for algo, h in algos.items():
         expected = getattr(resource, algo)
         got = h.hexdigest()
         if not got.startswith(expected):
-            raise ChecksumError(
-                f"{path}: {algo} {got[:len(expected)]}... does not match {expected} "
-                f"recorded for {resource.name!r} (corrupt or incomplete file)"
-            )
+            raise ChecksumError(t("fetch.checksum_mismatch", path=path, algo=algo, got=got[:len(expected)],
+                                    want=expected, name=resource.name))
 
 
 def _inspect(resource: Resource, path: Path, shown: Path) -> None:
@@ -71,7 +68,7 @@ def _inspect(resource: Resource, path: Path, shown: Path) -> None:
     try:
         resource.content_check(path)
     except ValueError as exc:
-        raise ChecksumError(f"{shown}: {exc} (registry entry {resource.name!r})") from exc
+        raise ChecksumError(t("fetch.content", path=shown, error=exc, name=resource.name)) from exc
 
 
 _verified: set[tuple] = set()  # (path, size, mtime, checksums) already checked in this process
@@ -106,13 +103,8 @@ def verify(path: Path, resource: Resource) -> Path:
 
 
 def _manual_help(resource: Resource, dest: Path) -> str:
-    return (
-        f"  - On a machine with internet run `python -m labutils.fetch {resource.name}` and copy\n"
-        f"    {dest} to the same place here (or point LABUTILS_DATA at a folder holding {resource.subdir}/).\n"
-        f"  - Or download {resource.url} yourself and save it as {dest}.\n"
-        f"  - To try the notebook without the real files, run it with {SMOKE_ENV}=1 "
-        f"(synthetic data, random weights)."
-    )
+    return t("fetch.manual_help", name=resource.name, dest=dest, subdir=resource.subdir, url=resource.url,
+             smoke=SMOKE_ENV)
 
 
 def _set_aside(path: Path, reason: Exception) -> Path:
@@ -123,7 +115,7 @@ def _set_aside(path: Path, reason: Exception) -> Path:
         aside = path.with_name(f"{path.name}.corrupt{n}")
         n += 1
     os.replace(path, aside)
-    print(f"{reason}\n  The file was kept as {aside}; fetching a fresh copy.", file=sys.stderr)
+    print(t("fetch.set_aside", reason=reason, aside=aside), file=sys.stderr)
     return aside
 
 
@@ -137,10 +129,8 @@ def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> N
         try:
             response = urllib.request.urlopen(resource.url, timeout=timeout)
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise DownloadError(
-                f"Could not download {resource.name!r} ({resource.size_text()}) from {resource.url}: {exc}\n"
-                + _manual_help(resource, dest)
-            ) from exc
+            raise DownloadError(t("fetch.cannot_download", name=resource.name, size=resource.size_text(),
+                                  url=resource.url, error=exc, help=_manual_help(resource, dest))) from exc
         algos = _digests(resource)
         size = 0
         with response, os.fdopen(fd, "wb") as out:
@@ -156,10 +146,8 @@ def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> N
                     try:
                         chunk = response.read(CHUNK)
                     except OSError as exc:
-                        raise DownloadError(
-                            f"Download of {resource.name!r} from {resource.url} broke off after {size:,} bytes: {exc}\n"
-                            + _manual_help(resource, dest)
-                        ) from exc
+                        raise DownloadError(t("fetch.broke_off", name=resource.name, url=resource.url, size=size,
+                                              error=exc, help=_manual_help(resource, dest))) from exc
                     if not chunk:
                         break
                     out.write(chunk)
@@ -197,7 +185,7 @@ def download(resource: Resource | str, root: Path | None = None, *, progress: bo
                 if candidate == dest:
                     _set_aside(candidate, exc)
                 else:
-                    print(f"{exc}\n  Ignoring it.", file=sys.stderr)
+                    print(t("fetch.ignoring", error=exc), file=sys.stderr)
     _stream(resource, dest, progress, timeout)
     return dest
 
@@ -205,33 +193,39 @@ def download(resource: Resource | str, root: Path | None = None, *, progress: bo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m labutils.fetch",
-        description="Pre-download the course's datasets and ImageNet weights into data/ (for offline classrooms).",
+        description=t("fetch.cli_description"),
     )
-    parser.add_argument("names", nargs="*", help="registry names (see --list)")
-    parser.add_argument("--all", action="store_true", help="fetch every registry entry")
-    parser.add_argument("--list", action="store_true", help="list registry entries and exit")
-    parser.add_argument("--dest", type=Path, default=None, help="data folder (default: data/ or $LABUTILS_DATA)")
+    parser.add_argument("names", nargs="*", help=t("fetch.cli_names"))
+    parser.add_argument("--all", action="store_true", help=t("fetch.cli_all"))
+    parser.add_argument("--list", action="store_true", help=t("fetch.cli_list"))
+    parser.add_argument("--dest", type=Path, default=None, help=t("fetch.cli_dest"))
     args = parser.parse_args(argv)
 
     entries = _registry.registry()
     if args.list or not (args.names or args.all):
         for r in entries.values():
             labs = ",".join(map(str, r.labs)) or "-"
-            print(f"{r.name:18} {r.kind:8} lab {labs:5} {r.size_text():>10}  {r.description}")
+            key = f"registry.description.{r.name}"
+            description = t(key) if has(key) else r.description
+            print(t("fetch.cli_entry", name=r.name, kind=r.kind, labs=labs, size=r.size_text(),
+                    description=description))
         return 0 if args.list else 2
     unknown = [n for n in args.names if n not in entries]
     if unknown:
-        parser.error(f"unknown name(s): {', '.join(unknown)}; known: {', '.join(entries)}")
+        parser.error(t("fetch.cli_unknown", names=", ".join(unknown), known=", ".join(entries)))
     chosen = list(entries.values()) if args.all else [entries[n] for n in args.names]
     failed = []
     for r in chosen:
         try:
             path = download(r, args.dest)
-            print(f"ok    {r.name}: {path}")
+            print(t("fetch.cli_ok", name=r.name, path=path))
         except (DownloadError, ChecksumError) as exc:
             failed.append(r.name)
-            print(f"FAIL  {r.name}: {exc}", file=sys.stderr)
-    print(f"{len(chosen) - len(failed)} fetched, {len(failed)} failed" + (f": {', '.join(failed)}" if failed else ""))
+            print(t("fetch.cli_fail", name=r.name, error=exc), file=sys.stderr)
+    if failed:
+        print(t("fetch.cli_summary_names", ok=len(chosen) - len(failed), failed=len(failed), names=", ".join(failed)))
+    else:
+        print(t("fetch.cli_summary", ok=len(chosen), failed=0))
     return 1 if failed else 0
 
 

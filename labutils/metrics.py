@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .messages import t
+
 
 def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
     """Sensitivity, specificity, precision, F1, accuracy and ROC-AUC for scores of the positive class (Lab 2).
@@ -52,7 +54,7 @@ def most_confused_pairs(cm, class_names: Sequence[str], k: int = 10):
 
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
-        raise ValueError(f"expected a square matrix for {len(class_names)} classes, got shape {cm.shape}")
+        raise ValueError(t("metrics.square", n=len(class_names), shape=cm.shape))
     off = cm.copy()
     np.fill_diagonal(off, 0)
     order = np.argsort(-off, axis=None, kind="stable")[:k]

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .fetch import download
+from .messages import t
 from .registry import weights_resource
 from .runtime import is_smoke, smoke_notice
 
@@ -34,9 +35,9 @@ def load_pretrained(arch: str, weights: str = "DEFAULT", *, progress: bool = Tru
     try:
         member = enum[weights] if isinstance(weights, str) else weights
     except KeyError:
-        raise KeyError(f"{arch} has no weights {weights!r}; choose one of {[w.name for w in enum]}") from None
+        raise KeyError(t("models.no_weights", arch=arch, weights=weights, names=[w.name for w in enum])) from None
     if is_smoke():
-        smoke_notice(f"{arch}: RANDOM weights instead of ImageNet {enum.__name__}.{member.name}.",
+        smoke_notice(t("models.random_weights", arch=arch, weights=f"{enum.__name__}.{member.name}"),
                      once_key=f"weights:{arch}")
         model = get_model(arch, weights=None, num_classes=len(member.meta["categories"]))
         return model.eval()
@@ -44,7 +45,7 @@ def load_pretrained(arch: str, weights: str = "DEFAULT", *, progress: bool = Tru
     path = download(resource, progress=progress, extra_locations=(_hub_checkpoint(resource.filename),))
     model = get_model(arch, weights=None, num_classes=len(member.meta["categories"]))
     model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    print(f"{arch}: ImageNet weights {enum.__name__}.{member.name} loaded from {path}")
+    print(t("models.loaded", arch=arch, weights=f"{enum.__name__}.{member.name}", path=path))
     return model.eval()
 
 

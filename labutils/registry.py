@@ -50,9 +50,12 @@ class Resource:
             object.__setattr__(self, "filename", PurePosixPath(urlparse(self.url).path).name)
 
     def size_text(self) -> str:
+        """The size for messages, in the current language (``"169.0 МБ"``)."""
+        from .messages import t
+
         if self.size_bytes:
-            return f"{self.size_bytes / 1e6:,.1f} MB"
-        return f"~{self.approx_mb:,.0f} MB" if self.approx_mb else "size unknown"
+            return t("registry.size_mb", mb=self.size_bytes / 1e6)
+        return t("registry.size_approx", mb=self.approx_mb) if self.approx_mb else t("registry.size_unknown")
 
 
 def weights_resource(weights, *, name: str | None = None, labs: tuple[int, ...] = ()) -> Resource:
@@ -60,6 +63,8 @@ def weights_resource(weights, *, name: str | None = None, labs: tuple[int, ...] 
 
     Used by :func:`labutils.models.load_pretrained` (Labs 1-4).
     """
+    from .messages import t
+
     url = weights.url
     filename = PurePosixPath(urlparse(url).path).name
     match = _HUB_HASH.search(filename)
@@ -70,7 +75,7 @@ def weights_resource(weights, *, name: str | None = None, labs: tuple[int, ...] 
         name=label,
         url=url,
         kind="weights",
-        description=f"ImageNet weights {type(weights).__name__}.{weights.name} (torchvision)",
+        description=t("registry.weights_description", weights=f"{type(weights).__name__}.{weights.name}"),
         labs=labs,
         sha256=match.group(1),
         # torchvision's "_file_size" is in MiB; messages use MB.
@@ -113,16 +118,18 @@ def check_chest_xray_zip(path: Path) -> None:
     import zipfile
     from collections import Counter
 
+    from .messages import t
+
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
     except zipfile.BadZipFile as exc:
-        raise ValueError(f"not a complete zip archive ({exc})") from exc
+        raise ValueError(t("registry.not_zip", error=exc)) from exc
     counts = Counter(tuple(n.split("/")[1:3]) for n in names
                      if n.startswith("chest_xray/") and n.lower().endswith(".jpeg"))
     missing = [f"chest_xray/{s}/{c}" for s in CHEST_XRAY_SPLITS for c in CHEST_XRAY_CLASSES if not counts[(s, c)]]
     if missing:
-        raise ValueError(f"the archive has no .jpeg images in {', '.join(missing)}; it is not ChestXRay2017.zip")
+        raise ValueError(t("registry.no_jpegs", folders=", ".join(missing)))
 
 
 _DATASETS = [
@@ -171,8 +178,10 @@ def registry() -> dict[str, Resource]:
 
 def get(name: str) -> Resource:
     """Look up one registry entry; an unknown name raises ``KeyError`` listing the known ones."""
+    from .messages import t
+
     entries = registry()
     try:
         return entries[name]
     except KeyError:
-        raise KeyError(f"{name!r} is not in the registry; known names: {', '.join(sorted(entries))}") from None
+        raise KeyError(t("registry.unknown", name=name, known=", ".join(sorted(entries)))) from None

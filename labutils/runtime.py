@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import TypeVar
 
+from .messages import t
+
 SMOKE_ENV = "LABUTILS_SMOKE"
 DATA_ENV = "LABUTILS_DATA"
 DEVICE_ENV = "LABUTILS_DEVICE"
@@ -33,10 +35,7 @@ def is_smoke() -> bool:
         return True
     if raw in _FALSE:
         return False
-    raise ValueError(
-        f"{SMOKE_ENV}={os.environ[SMOKE_ENV]!r} is not understood: "
-        f"use {SMOKE_ENV}=1 for the smoke demo or {SMOKE_ENV}=0 (or unset) for real data."
-    )
+    raise ValueError(t("runtime.smoke_value", var=SMOKE_ENV, value=os.environ[SMOKE_ENV]))
 
 
 def pick(real: T, smoke: T) -> T:
@@ -54,23 +53,21 @@ def smoke_notice(message: str, *, once_key: str | None = None) -> None:
     """Print a loud one-line banner about something smoke mode replaced (all labs).
 
     Smoke mode must never be silent: every stand-in dataset and every random-weight model says so.
+    The line starts with ``[РЕЖИМ SMOKE]`` (``[SMOKE MODE]`` with ``LABUTILS_LANG=en``).
     ``once_key`` prints a given notice only once per session.
     """
     if once_key is not None:
         if once_key in _announced:
             return
         _announced.add(once_key)
-    print(f"[SMOKE MODE] {message}", file=sys.stdout, flush=True)
+    print(t("runtime.smoke_notice", message=message), file=sys.stdout, flush=True)
 
 
 def describe_mode() -> str:
     """One line saying which mode the notebook runs in (printed at the top of every lab)."""
     if is_smoke():
-        return (
-            f"SMOKE MODE ({SMOKE_ENV}=1): synthetic stand-in data, random weights, a few batches. "
-            "Numbers below show that the code runs, not how well the method works."
-        )
-    return "Full mode: real datasets and ImageNet weights (set LABUTILS_SMOKE=1 for a quick demo)."
+        return t("runtime.mode_smoke", var=SMOKE_ENV)
+    return t("runtime.mode_full", var=SMOKE_ENV)
 
 
 def get_device(preferred: str | None = None):
@@ -85,9 +82,9 @@ def get_device(preferred: str | None = None):
     if wanted:
         device = torch.device(wanted)
         if device.type == "cuda" and not torch.cuda.is_available():
-            raise RuntimeError(f"Device {wanted!r} was requested ({DEVICE_ENV}) but CUDA is not available.")
+            raise RuntimeError(t("runtime.no_cuda", device=wanted, var=DEVICE_ENV))
         if device.type == "mps" and not _mps_available():
-            raise RuntimeError(f"Device {wanted!r} was requested ({DEVICE_ENV}) but Apple MPS is not available.")
+            raise RuntimeError(t("runtime.no_mps", device=wanted, var=DEVICE_ENV))
         return device
     if torch.cuda.is_available():
         return torch.device("cuda")

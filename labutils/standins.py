@@ -15,6 +15,8 @@ import shutil
 from pathlib import Path
 from typing import Mapping
 
+from .messages import t
+
 MARKER = ".labutils_standin.json"
 _GOLDEN = 0.6180339887498949
 
@@ -29,7 +31,7 @@ def class_pattern(label: int, n_classes: int, height: int, width: int, *, channe
     import numpy as np
 
     if not 0 <= label < n_classes:
-        raise ValueError(f"label {label} is outside 0..{n_classes - 1}")
+        raise ValueError(t("standins.label", label=label, last=n_classes - 1))
     rng = rng if rng is not None else np.random.default_rng(label)
     angle = math.pi * ((label * _GOLDEN) % 1.0)
     cycles = 2.0 + 4.0 * ((label * 0.37) % 1.0)
@@ -68,10 +70,7 @@ def _check_target(root: Path, params: dict) -> bool:
         shutil.rmtree(root)  # an older stand-in of ours (marked): safe to replace
         return False
     if root.exists() and any(root.iterdir()):
-        raise FileExistsError(
-            f"{root} already holds files that are not a labutils stand-in; refusing to write "
-            "synthetic images there. Choose another folder or move your data."
-        )
+        raise FileExistsError(t("standins.not_ours", root=root))
     return False
 
 
@@ -88,10 +87,10 @@ def make_image_folder(root, class_counts: Mapping[str, int], *, mode: str = "RGB
     from PIL import Image
 
     if mode not in ("RGB", "L"):
-        raise ValueError(f"mode must be 'RGB' or 'L', got {mode!r}")
+        raise ValueError(t("standins.mode", mode=mode))
     lo, hi = size_range
     if not 8 <= lo <= hi:
-        raise ValueError(f"size_range must satisfy 8 <= min <= max, got {size_range}")
+        raise ValueError(t("standins.size_range", got=size_range))
     root = Path(root)
     params = _params(class_counts, mode, size_range, ext, seed)
     if _check_target(root, params):
@@ -130,10 +129,10 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
 
     classes = list(patients)
     if classes != ["NORMAL", "PNEUMONIA"]:
-        raise ValueError(f"patients must map 'NORMAL' and 'PNEUMONIA' (in this order), got {classes}")
+        raise ValueError(t("standins.patients", got=classes))
     lo, hi = images_per_patient
     if not 1 <= lo <= hi:
-        raise ValueError(f"images_per_patient must satisfy 1 <= min <= max, got {images_per_patient}")
+        raise ValueError(t("standins.per_patient", got=images_per_patient))
     first_ids = {name: 1 for name in classes} | dict(first_ids or {})
     root = Path(root)
     params = _params(patients, "L", size_range, ".jpeg", seed) | {

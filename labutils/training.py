@@ -1,8 +1,11 @@
 """Training-time utilities: timing steps to estimate an epoch (Lab 3 onward) and Lab 4's training loop."""
 from __future__ import annotations
 
+import math
 import time
 from typing import Callable
+
+from .messages import t
 
 
 def time_steps(step: Callable[[], object], n_steps: int = 3, warmup: int = 1, sync: Callable[[], None] | None = None):
@@ -14,7 +17,7 @@ def time_steps(step: Callable[[], object], n_steps: int = 3, warmup: int = 1, sy
     import statistics
 
     if n_steps < 1:
-        raise ValueError(f"n_steps must be at least 1, got {n_steps}")
+        raise ValueError(t("training.n_steps", n=n_steps))
     for _ in range(warmup):
         step()
     times = []
@@ -30,15 +33,30 @@ def time_steps(step: Callable[[], object], n_steps: int = 3, warmup: int = 1, sy
 
 
 def format_duration(seconds: float) -> str:
-    """``'2 h 05 min'``, ``'3 min 20 s'`` or ``'12.5 s'``: durations as students read them (Labs 3-4)."""
+    """A duration as students read it, in the current language (Labs 3-4).
+
+    Russian (default): ``'2 ч 05 мин'``, ``'3 мин 20 с'``, ``'12.5 с'``, ``'0.4 с'``, ``'40 мс'``;
+    English (``LABUTILS_LANG=en``): ``'2 h 05 min'``, ``'3 min 20 s'``, ``'12.5 s'``, ``'0.4 s'``,
+    ``'40 ms'``. From an hour up: hours and minutes (``'250 ч 00 мин'`` for large values); from a
+    minute: minutes and seconds; below a minute: seconds with one decimal (a dot); below 0.1 s:
+    milliseconds, three significant digits. Negative values get a minus sign; NaN and infinity
+    are printed as they are.
+    """
     seconds = float(seconds)
-    if seconds >= 3600:
-        hours, rest = divmod(round(seconds), 3600)
-        return f"{hours} h {rest // 60:02d} min"
-    if seconds >= 60:
-        minutes, rest = divmod(round(seconds), 60)
-        return f"{minutes} min {rest:02d} s"
-    return f"{seconds:.1f} s"
+    if not math.isfinite(seconds):
+        return t("training.seconds", seconds=seconds)
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    whole = round(seconds)
+    if whole >= 3600:
+        hours, rest = divmod(whole, 3600)
+        return t("training.hours", hours=hours, minutes=rest // 60)
+    if round(seconds, 1) >= 60:
+        minutes, rest = divmod(whole, 60)
+        return t("training.minutes", minutes=minutes, seconds=rest)
+    if seconds == 0 or round(seconds, 1) >= 0.1:
+        return t("training.seconds", seconds=seconds)
+    return t("training.milliseconds", ms=seconds * 1000)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,8 +100,7 @@ FROZEN_BN_MODES = ("eval", "train")
 
 def _check_frozen_bn(frozen_bn) -> None:
     if frozen_bn not in FROZEN_BN_MODES:
-        raise ValueError(f"frozen_bn must be 'eval' (frozen BatchNorm layers keep their running statistics) "
-                         f"or 'train' (PyTorch's default: every BatchNorm follows model.train()), got {frozen_bn!r}")
+        raise ValueError(t("training.frozen_bn", got=frozen_bn))
 
 
 def frozen_batchnorms(model) -> list[str]:
@@ -217,7 +234,7 @@ def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", 
             labels_all.append(labels)
             preds_all.append(preds)
     if seen == 0:
-        raise ValueError(f"{desc or 'loader'} yielded no batches; is the dataset empty?")
+        raise ValueError(t("training.no_batches", what=desc or t("training.loader")))
     y_true = torch.cat(labels_all).cpu().numpy()
     y_pred = torch.cat(preds_all).cpu().numpy()
     return total.item() / seen, correct.item() / seen, y_true, y_pred
@@ -277,8 +294,8 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         saved = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         saved_bn = saved["state"].get("frozen_bn", "train")  # checkpoints older than the option trained like "train"
         if saved_bn != frozen_bn and frozen_batchnorms(model):
-            raise ValueError(f"{ckpt_path} was trained with frozen_bn={saved_bn!r}, this call asks for "
-                             f"frozen_bn={frozen_bn!r}; pass the same value or delete {run_dir} to train afresh")
+            raise ValueError(t("training.resume_mismatch", checkpoint=ckpt_path, saved=saved_bn, asked=frozen_bn,
+                               run_dir=run_dir))
         model.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
         if scheduler is not None and saved.get("scheduler") is not None:
@@ -288,7 +305,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         state = saved["state"]
         state["frozen_bn"] = frozen_bn
         resumed_from = state["epoch"]
-        print(f"Resuming {run_dir.name} from its checkpoint after epoch {resumed_from}.")
+        print(t("training.resuming", run=run_dir.name, epoch=resumed_from))
 
     def save_checkpoint():
         _atomic_save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
@@ -304,9 +321,11 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         start = time.perf_counter()
         _reseed_epoch(train_loader, seed, epoch)
         perf = dict(amp=amp, channels_last=channels_last, progress=progress)
-        tr_loss, tr_acc, _, _ = run_epoch(model, train_loader, criterion, device, optimizer, desc="train",
-                                          scaler=scaler, frozen_bn=frozen_bn, **perf)
-        va_loss, va_acc, _, _ = run_epoch(model, val_loader, criterion, device, desc="val", **perf)
+        tr_loss, tr_acc, _, _ = run_epoch(model, train_loader, criterion, device, optimizer,
+                                          desc=t("training.progress_train"), scaler=scaler, frozen_bn=frozen_bn,
+                                          **perf)
+        va_loss, va_acc, _, _ = run_epoch(model, val_loader, criterion, device, desc=t("training.progress_val"),
+                                          **perf)
         if scheduler is not None:
             scheduler.step()
         history = state["history"]
@@ -376,5 +395,5 @@ def load_results(folder) -> list[dict]:
         try:
             records.append(json.loads(path.read_text(encoding="utf-8")))
         except json.JSONDecodeError as exc:
-            raise ValueError(f"{path} is not valid JSON ({exc}); delete it to rerun that experiment") from exc
+            raise ValueError(t("training.bad_json", path=path, error=exc)) from exc
     return records

@@ -27,7 +27,7 @@ def test_tar_extracts_only_kept_members(tmp_path):
 @pytest.mark.parametrize("evil", ["../escape.jpg", "Images/../../escape.jpg", "/etc/escape.jpg"])
 def test_tar_with_escaping_member_extracts_nothing(tmp_path, evil):
     archive = _tar(tmp_path / "evil.tar", {"Images/ok.jpg": b"ok", evil: b"x"})
-    with pytest.raises(UnsafeArchiveError, match="outside the target folder"):
+    with pytest.raises(UnsafeArchiveError, match="вне целевой папки; ничего не распаковано"):
         extract_tar(archive, tmp_path / "out" / "raw")
     assert not (tmp_path / "out" / "escape.jpg").exists()
     assert not (tmp_path / "escape.jpg").exists()
@@ -41,7 +41,7 @@ def test_tar_symlink_is_refused(tmp_path):
         info.type = tarfile.SYMTYPE
         info.linkname = "/etc/passwd"
         tf.addfile(info)
-    with pytest.raises(UnsafeArchiveError, match="link or special file"):
+    with pytest.raises(UnsafeArchiveError, match="ссылка или специальный файл"):
         extract_tar(archive, tmp_path / "raw")
 
 
@@ -59,6 +59,6 @@ def test_existing_target_is_not_overwritten(tmp_path):
     archive = _tar(tmp_path / "a.tar", {"x.jpg": b"new"})
     (tmp_path / "raw").mkdir()
     (tmp_path / "raw" / "x.jpg").write_bytes(b"mine")
-    with pytest.raises(FileExistsError, match="raw already exists"):
+    with pytest.raises(FileExistsError, match="raw уже существует"):
         extract_tar(archive, tmp_path / "raw")
     assert (tmp_path / "raw" / "x.jpg").read_bytes() == b"mine"

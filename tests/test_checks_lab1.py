@@ -45,7 +45,7 @@ def test_block_without_skip_is_named(lab1):
             return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))))
 
     msg = _verdict(checks.check_residual_block, NoSkip)
-    assert msg.startswith("Task 1.1 ResidualBlock") and "skip connection is missing" in msg
+    assert msg.startswith("Задание 1.1 ResidualBlock") and "нет skip-соединения" in msg
 
 
 def test_relu_before_addition_is_named(lab1):
@@ -54,7 +54,7 @@ def test_relu_before_addition_is_named(lab1):
             shortcut = self.downsample(x) if self.downsample is not None else x
             return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x)))))) + shortcut
 
-    assert "ReLU is applied before the addition" in _verdict(checks.check_residual_block, ReluFirst)
+    assert "ReLU применяется до сложения" in _verdict(checks.check_residual_block, ReluFirst)
 
 
 def test_renamed_layers_are_reported(lab1):
@@ -70,7 +70,7 @@ def test_renamed_layers_are_reported(lab1):
             return self.relu(self.bn2(self.conv2(self.relu(self.bn1(self.conv1(x))))) + shortcut)
 
     msg = _verdict(checks.check_residual_block, Renamed)
-    assert "parameter names differ" in msg and "shortcut.0.weight" in msg
+    assert "имена параметров отличаются" in msg and "shortcut.0.weight" in msg
 
 
 def test_bottleneck_without_groups_is_reported(lab1):
@@ -79,7 +79,7 @@ def test_bottleneck_without_groups_is_reported(lab1):
             super().__init__(in_channels, out_channels, stride, downsample, 1, 64)
 
     msg = _verdict(checks.check_bottleneck, NoGroups)
-    assert msg.startswith("Task 1.2 Bottleneck")
+    assert msg.startswith("Задание 1.2 Bottleneck")
 
 
 def test_downsample_with_wrong_stride_is_reported(lab1):
@@ -93,12 +93,21 @@ def test_downsample_with_wrong_stride_is_reported(lab1):
             return layer
 
     msg = _verdict(checks.check_resnet, WrongStride, lab1["ResidualBlock"], lab1["Bottleneck"])
-    assert msg.startswith("Task 1.3") and "main path and the shortcut" in msg
+    assert msg.startswith("Задание 1.3") and "основного пути и shortcut" in msg
 
 
 def test_wrong_factory_reports_expected_count(lab1):
     msg = _verdict(checks.check_factories, {"ResNet34": lab1["ResNet18"]})
+    assert "ожидалось параметров: 21 797 672" in msg and "получено 11 689 512" in msg
+
+
+def test_english_verdicts_with_labutils_lang_en(lab1, monkeypatch, capsys):
+    monkeypatch.setenv("LABUTILS_LANG", "en")
+    msg = _verdict(checks.check_factories, {"ResNet34": lab1["ResNet18"]})
+    assert msg.startswith("Task 1.4 ResNet18/34/50 and ResNeXt50_32x4d: ")
     assert "expected 21,797,672 parameters" in msg and "got 11,689,512" in msg
+    assert checks.check_residual_block(lab1["ResidualBlock"])
+    assert capsys.readouterr().out.startswith("✅ Task 1.1 ResidualBlock: ok — same output as torchvision's BasicBlock")
 
 
 def test_embedding_must_feed_fc(lab1):
@@ -106,20 +115,14 @@ def test_embedding_must_feed_fc(lab1):
         x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
         return model.layer4(model.layer3(model.layer2(model.layer1(x)))).amax((2, 3))
 
-    assert "fc(embedding) to equal model(x)" in _verdict(checks.check_embedding, max_pooled, lab1["ResNet18"]())
-
-
-def test_unfinished_todo_propagates_not_implemented(lab1):
-    class Todo(nn.Module):
-        expansion = 1
-
-        def __init__(self, *args, **kwargs):
-            raise NotImplementedError("Task 1.1 (ResidualBlock.__init__) — create conv1 ...")
-
-    with pytest.raises(NotImplementedError, match="Task 1.1"):
-        checks.check_residual_block(Todo)
+    assert "model.fc(embedding) равно model(x)" in _verdict(checks.check_embedding, max_pooled, lab1["ResNet18"]())
 
 
 def test_failed_verdict_renders_as_one_line():
-    err = checks.CheckFailed("Task 9 demo: expected 1, got 2")
-    assert err._render_traceback_() == ["❌ Task 9 demo: expected 1, got 2"]
+    err = checks.CheckFailed("Задание 9 demo: ожидалось 1, получено 2")
+    assert err._render_traceback_() == ["❌ Задание 9 demo: ожидалось 1, получено 2"]
+
+
+def test_passing_verdict_is_russian_by_default(lab1, capsys):
+    assert checks.check_residual_block(lab1["ResidualBlock"])
+    assert capsys.readouterr().out.startswith("✅ Задание 1.1 ResidualBlock: верно — тот же выход, что у BasicBlock")

@@ -28,12 +28,13 @@ def test_solution_passes_every_check(lab2, capsys):
 
 
 def test_head_with_wrong_outputs(lab2):
-    assert "expected a head with 2 outputs, got 3" in _verdict(checks.check_head, lab2["replace_head"](resnet18(), 3))
+    msg = _verdict(checks.check_head, lab2["replace_head"](resnet18(), 3))
+    assert msg == "Задание 2.1 replace_head: ожидалось выходов у головы: 2, получено 3"
 
 
 def test_freeze_that_leaves_backbone_trainable(lab2):
     msg = _verdict(checks.check_frozen_backbone, lab2["replace_head"](resnet18()))
-    assert "expected only fc to train" in msg and "conv1.weight" in msg
+    assert "ожидалось, что обучаются только fc" in msg and "conv1.weight" in msg
 
 
 def _loop_without(step_to_drop):
@@ -56,11 +57,11 @@ def _loop_without(step_to_drop):
 
 
 def test_loop_that_forgets_zero_grad():
-    assert "gradients accumulate across batches" in _verdict(checks.check_train_loop, _loop_without("zero_grad"))
+    assert "градиенты накапливаются между батчами" in _verdict(checks.check_train_loop, _loop_without("zero_grad"))
 
 
 def test_loop_that_forgets_train_mode():
-    assert "call model.train()" in _verdict(checks.check_train_loop, _loop_without("train"))
+    assert "сначала вызовите model.train()" in _verdict(checks.check_train_loop, _loop_without("train"))
 
 
 def test_evaluation_left_in_train_mode(lab2):
@@ -72,7 +73,7 @@ def test_evaluation_left_in_train_mode(lab2):
         finally:
             model.eval = was
 
-    assert "expected eval mode during evaluation" in _verdict(checks.check_eval_loop, evaluate)
+    assert "при оценке ожидался режим eval" in _verdict(checks.check_eval_loop, evaluate)
 
 
 def test_evaluation_with_gradients(lab2):
@@ -93,17 +94,18 @@ def test_single_learning_rate_is_reported(lab2):
         return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=head_lr)
 
     model = lab2["freeze_backbone"](lab2["replace_head"](resnet18()))
-    assert "expected 2 parameter groups" in _verdict(checks.check_finetune_optimizer, one_group, model)
+    msg = _verdict(checks.check_finetune_optimizer, one_group, model)
+    assert msg.startswith("Задание 2.5 оптимизатор дообучения: ожидались 2 группы параметров")
 
 
 def test_swapped_sensitivity_and_specificity(lab2):
     swapped = lambda y, p: lab2["sensitivity_specificity"](y, p)[::-1]  # noqa: E731
-    assert "class 1 (sick) is positive" in _verdict(checks.check_sensitivity_specificity, swapped)
+    assert "положительный класс 1 (болен)" in _verdict(checks.check_sensitivity_specificity, swapped)
 
 
 def test_inverted_class_weights(lab2):
     inverted = lambda t, k: 1 / lab2["class_weights"](t, k)  # noqa: E731
-    assert "expected [2.0, 0.6667]" in _verdict(checks.check_class_weights, inverted)
+    assert "ожидалось [2.0, 0.6667]" in _verdict(checks.check_class_weights, inverted)
 
 
 def test_sensitivity_matches_labutils_metrics(lab2):

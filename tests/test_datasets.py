@@ -48,7 +48,7 @@ def test_missing_folder_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match="nowhere"):
         scan_image_folder(tmp_path / "nowhere")
     (tmp_path / "train" / "NORMAL").mkdir(parents=True)
-    with pytest.raises(FileNotFoundError, match=r"train/PNEUMONIA does not exist"):
+    with pytest.raises(FileNotFoundError, match=r"папки класса \S*train/PNEUMONIA нет"):
         scan_image_folder(tmp_path / "train", ["NORMAL", "PNEUMONIA"])
 
 
@@ -56,7 +56,7 @@ def test_empty_class_folder_is_named(tmp_path):
     make_image_folder(tmp_path / "train", {"NORMAL": 2, "PNEUMONIA": 2}, mode="L")
     for f in (tmp_path / "train" / "NORMAL").iterdir():
         f.rename(tmp_path / f.name)  # the user's files are moved aside by the test, not by labutils
-    with pytest.raises(ValueError, match=r"train/NORMAL contains no readable images"):
+    with pytest.raises(ValueError, match=r"в папке класса \S*train/NORMAL нет читаемых изображений"):
         scan_image_folder(tmp_path / "train", ["NORMAL", "PNEUMONIA"])
 
 
@@ -72,14 +72,14 @@ def test_non_image_corrupt_and_truncated_files_are_listed_not_deleted(tmp_path):
 
     quick = scan_image_folder(root, ["NORMAL", "PNEUMONIA"])
     reasons = dict(quick.skipped)
-    assert "not an image file" in reasons[str(sick / "notes.txt")]
-    assert "not a readable image" in reasons[str(sick / "garbage.jpeg")]
+    assert "не файл изображения" in reasons[str(sick / "notes.txt")]
+    assert "не читается как изображение" in reasons[str(sick / "garbage.jpeg")]
     assert str(sick / "cut.jpeg") in dict(quick.samples)  # the header alone is intact
 
     full = scan_image_folder(root, ["NORMAL", "PNEUMONIA"], decode=True)
-    assert "truncated" in dict(full.skipped)[str(sick / "cut.jpeg")]
+    assert "обрезан" in dict(full.skipped)[str(sick / "cut.jpeg")]
     assert len(full.samples) == 6
-    assert "cut.jpeg" in full.report() and "nothing was deleted" in full.report()
+    assert "cut.jpeg" in full.report() and "пропущено файлов: 3; ничего не удалено" in full.report()
     assert sorted(p.name for p in sick.iterdir()) == before
 
     ds = ImageListDataset([(str(sick / "cut.jpeg"), 1)], ["NORMAL", "PNEUMONIA"], mode="L")
@@ -102,7 +102,7 @@ def test_chest_xray_root_prefers_the_users_folder(tmp_path, monkeypatch):
         make_image_folder(mine / split, {"NORMAL": 1, "PNEUMONIA": 1}, mode="L")
     monkeypatch.setenv("LABUTILS_CHEST_XRAY", str(mine))
     assert chest_xray_root() == mine
-    with pytest.raises(FileNotFoundError, match="expected .*train/NORMAL"):
+    with pytest.raises(FileNotFoundError, match="не папка с рентгеновскими снимками: ожидались .*train/NORMAL"):
         chest_xray_root(tmp_path)
 
 
@@ -110,7 +110,7 @@ def test_chest_xray_smoke_standin_is_announced(data_dir, monkeypatch, capsys):
     monkeypatch.delenv("LABUTILS_CHEST_XRAY", raising=False)
     monkeypatch.setattr("labutils.runtime._announced", set())
     root = chest_xray_root()
-    assert "SYNTHETIC" in capsys.readouterr().out
+    assert "[РЕЖИМ SMOKE] рентгеновские снимки: СИНТЕТИЧЕСКИЕ" in capsys.readouterr().out
     for split in ("train", "test"):
         scan = scan_image_folder(root / split, ["NORMAL", "PNEUMONIA"])
         groups, unnamed = chest_xray_patients(scan.samples)
@@ -177,11 +177,11 @@ def test_per_image_split_does_leak_patients(kermany_like_train):
 def test_grouped_split_rejects_bad_settings():
     samples = [(f"person{i}_virus_{i}.jpeg", i % 2) for i in range(10)]
     groups = [f"person{i}" for i in range(10)]
-    with pytest.raises(ValueError, match="one group per sample"):
+    with pytest.raises(ValueError, match="нужна одна группа на каждый пример"):
         grouped_split(samples, groups[:-1])
     with pytest.raises(ValueError, match="val_fraction"):
         grouped_split(samples, groups, val_fraction=0.9)
-    with pytest.raises(ValueError, match="more patients"):
+    with pytest.raises(ValueError, match="нужно больше пациентов"):
         grouped_split(samples[:3], groups[:3], val_fraction=0.2)
 
 
@@ -228,7 +228,7 @@ def test_preload_respects_the_memory_budget(tmp_path, capsys):
     root = make_image_folder(tmp_path / "x", {"a": 2, "b": 2})
     ds = ImageListDataset(scan_image_folder(root).samples, ["a", "b"])
     assert not ds.preload(224, budget_bytes=1000, progress=False)
-    assert "Not caching 4 images" in capsys.readouterr().out
+    assert "Изображения (4 шт.) не кешируются в памяти" in capsys.readouterr().out
     assert ds[0][0].mode == "RGB"  # still works, decoding each time
     assert ds.preload(64, progress=False)
     assert min(ds[0][0].size) == 64

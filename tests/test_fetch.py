@@ -58,14 +58,14 @@ def test_verified_copy_is_reused_without_network(source, data_dir):
 
 def test_corrupt_download_is_rejected_and_leaves_nothing(source, data_dir):
     bad = _resource(source.as_uri(), sha256="0" * 64, size_bytes=None)
-    with pytest.raises(ChecksumError, match=r"sha256 .* does not match 0{64}"):
+    with pytest.raises(ChecksumError, match=r"sha256 .* не совпадает с 0{64}"):
         download(bad, progress=False)
     assert _leftovers(data_dir / "downloads") == []
 
 
 def test_truncated_download_fails_on_size(source, data_dir):
     res = _resource(source.as_uri(), size_bytes=len(PAYLOAD) + 1)
-    with pytest.raises(ChecksumError, match="truncated or wrong file"):
+    with pytest.raises(ChecksumError, match="файл обрезан или это не тот файл"):
         download(res, progress=False)
 
 
@@ -85,11 +85,14 @@ def test_verify_names_the_file(tmp_path):
         verify(f, _resource("file:///nowhere", size_bytes=None))
 
 
-def test_unreachable_url_explains_what_to_do(data_dir):
+@pytest.mark.parametrize("lang, opening", [("ru", "Не удалось скачать 'sample'"), ("en", "Could not download 'sample'")])
+def test_unreachable_url_explains_what_to_do(data_dir, monkeypatch, lang, opening):
+    monkeypatch.setenv("LABUTILS_LANG", lang)
     res = _resource("http://127.0.0.1:9/sample.bin")  # nothing listens on the discard port
     with pytest.raises(DownloadError) as info:
         download(res, progress=False, timeout=5)
     text = str(info.value)
+    assert text.startswith(opening)
     assert "python -m labutils.fetch sample" in text
     assert str(data_dir / "downloads" / "sample.bin") in text
     assert "LABUTILS_SMOKE=1" in text
@@ -109,7 +112,7 @@ def test_registry_entries_all_carry_checksums_and_match_torchvision():
         assert res.filename.split("-")[-1].startswith(res.sha256)
     with pytest.raises(ValueError, match="no checksum"):
         Resource(name="x", url="http://h/x", kind="dataset", description="")
-    with pytest.raises(KeyError, match="known names"):
+    with pytest.raises(KeyError, match="известные имена"):
         registry.get("imagenet")
 
 
@@ -120,7 +123,7 @@ def test_cli_lists_and_reports_failures(data_dir, capsys, monkeypatch):
     monkeypatch.setattr(registry, "registry", lambda: {"sample": bad})
     assert fetch.main(["sample"]) == 1
     captured = capsys.readouterr()
-    assert "0 fetched, 1 failed: sample" in captured.out
+    assert "скачано: 0, с ошибкой: 1 (sample)" in captured.out
     assert "LABUTILS_SMOKE=1" in captured.err
 
 
@@ -161,7 +164,7 @@ def test_load_pretrained_offline_stops_with_instructions(tmp_path, data_dir, mon
 def test_smoke_mode_uses_random_weights_and_says_so(capsys, monkeypatch):
     monkeypatch.setenv("LABUTILS_SMOKE", "1")
     model = models.load_pretrained("resnet18")
-    assert "RANDOM weights" in capsys.readouterr().out
+    assert "[РЕЖИМ SMOKE] resnet18: СЛУЧАЙНЫЕ веса" in capsys.readouterr().out
     assert not model.training
     assert models.count_parameters(model) == 11_689_512
 
@@ -184,11 +187,11 @@ def test_chest_xray_zip_is_checked_by_content(tmp_path, data_dir):
     assert download(res, progress=False).name == "ChestXRay2017.zip"
 
     wrong = _xray_zip(tmp_path / "wrong.zip", folders[:3])
-    with pytest.raises(ChecksumError, match="no .jpeg images in chest_xray/test/PNEUMONIA"):
+    with pytest.raises(ChecksumError, match="нет изображений .jpeg в chest_xray/test/PNEUMONIA"):
         verify(wrong, entry)
     truncated = tmp_path / "truncated.zip"
     truncated.write_bytes(good.read_bytes()[:100])
-    with pytest.raises(ChecksumError, match="not a complete zip archive"):
+    with pytest.raises(ChecksumError, match="не полный zip-архив"):
         verify(truncated, entry)
 
 

@@ -74,7 +74,7 @@ def test_cifar100_smoke_mode_is_announced(monkeypatch, capsys):
     monkeypatch.setattr("labutils.runtime._announced", set())
     ds = cifar100(train=False)
     assert isinstance(ds, SyntheticCIFAR100) and len(ds) == 200
-    assert "SYNTHETIC" in capsys.readouterr().out
+    assert "[РЕЖИМ SMOKE] CIFAR-100: СИНТЕТИЧЕСКАЯ замена" in capsys.readouterr().out
 
 
 def test_stratified_indices_keep_class_balance():
@@ -90,7 +90,7 @@ def test_most_confused_pairs_reads_off_diagonal():
     cm = np.array([[9, 3, 0], [1, 7, 5], [0, 3, 8]])
     assert most_confused_pairs(cm, ["cat", "dog", "fox"], k=3) == [("dog", "fox", 5), ("cat", "dog", 3), ("fox", "dog", 3)]
     assert most_confused_pairs(np.eye(3, dtype=int), ["a", "b", "c"]) == []
-    with pytest.raises(ValueError, match="square matrix for 2 classes"):
+    with pytest.raises(ValueError, match=r"квадратная матрица по числу классов \(2\)"):
         most_confused_pairs(cm, ["a", "b"])
 
 
@@ -117,7 +117,21 @@ def test_time_steps_measures_the_median_and_warms_up():
         time_steps(lambda: None, n_steps=0)
 
 
-def test_format_duration():
-    assert format_duration(7260) == "2 h 01 min"
-    assert format_duration(200) == "3 min 20 s"
-    assert format_duration(12.46) == "12.5 s"
+@pytest.mark.parametrize("seconds, ru, en", [
+    (7260, "2 ч 01 мин", "2 h 01 min"),
+    (7500, "2 ч 05 мин", "2 h 05 min"),
+    (200, "3 мин 20 с", "3 min 20 s"),
+    (12.46, "12.5 с", "12.5 s"),
+    (0.4, "0.4 с", "0.4 s"),
+    (0.04, "40 мс", "40 ms"),
+    (0.0015, "1.5 мс", "1.5 ms"),
+    (0, "0.0 с", "0.0 s"),
+    (59.96, "1 мин 00 с", "1 min 00 s"),  # rounds up to a minute: never "60.0 s"
+    (3599.7, "1 ч 00 мин", "1 h 00 min"),  # never "60 min 00 s"
+    (1_000_000, "277 ч 46 мин", "277 h 46 min"),
+])
+def test_format_duration_in_both_languages(monkeypatch, seconds, ru, en):
+    monkeypatch.delenv("LABUTILS_LANG", raising=False)
+    assert format_duration(seconds) == ru
+    monkeypatch.setenv("LABUTILS_LANG", "en")
+    assert format_duration(seconds) == en

@@ -38,8 +38,8 @@ def test_prepare_dogs_skips_splits_and_keeps_raw(raw, tmp_path):
     before = _tree_digest(raw)
     prep = prepare_dogs(raw, tmp_path / "processed")
     reasons = {p.split("/")[-1]: r for p, r in prep.skipped}
-    assert "truncated" in reasons["cut.jpg"] and "too small (63×200" in reasons["narrow.jpg"]
-    assert "not an image file" in reasons["README.txt"]
+    assert "обрезан" in reasons["cut.jpg"] and "слишком маленькое (63×200" in reasons["narrow.jpg"]
+    assert "не файл изображения" in reasons["README.txt"]
     assert prep.total == 100
     sizes = {split: sum(c.values()) for split, c in prep.counts.items()}
     assert sizes == {"train": 70, "val": 15, "test": 15}
@@ -49,7 +49,7 @@ def test_prepare_dogs_skips_splits_and_keeps_raw(raw, tmp_path):
     assert _tree_digest(raw) == before  # nothing moved, deleted or changed
     again = prepare_dogs(raw, tmp_path / "processed")
     assert again.counts == prep.counts
-    with pytest.raises(FileExistsError, match="does not hold this split"):
+    with pytest.raises(FileExistsError, match="содержит другое разбиение"):
         prepare_dogs(raw, tmp_path / "processed", seed=7)
 
 
@@ -57,7 +57,7 @@ def test_smoke_archive_goes_through_safe_extraction(data_dir, monkeypatch, capsy
     monkeypatch.setattr("labutils.runtime._announced", set())
     images = dogs_raw_images()
     assert sorted(p.name for p in images.iterdir()) == sorted(DOG_BREEDS)  # the distractor breed stays packed
-    assert "SYNTHETIC" in capsys.readouterr().out
+    assert "[РЕЖИМ SMOKE] Stanford Dogs: СИНТЕТИЧЕСКИЙ" in capsys.readouterr().out
     prep = prepare_dogs(images, data_dir / "processed")
     assert {p.split("/")[-1] for p, _ in prep.skipped} == {"n02088364_broken.jpg", "n02088364_tiny.jpg"}
 
@@ -106,7 +106,7 @@ def test_freeze_that_leaves_the_backbone_trainable(lab4):
         return model
 
     msg = _verdict(checks.check_strategies, leaky, lab4["make_model"])
-    assert "resnet50, freeze" in msg and "expected only fc to train" in msg
+    assert msg.startswith("Задание 4.2 apply_strategy (resnet50, freeze): ожидалось, что обучаются только fc")
 
 
 def test_efficientnet_partial_without_final_conv(lab4):
@@ -125,19 +125,20 @@ def test_optimizer_over_frozen_parameters(lab4):
         opt = torch.optim.Adam(model.parameters(), lr=lr)
         return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=epochs)
 
-    assert "exactly the" in _verdict(checks.check_optimizer, all_params, lab4["make_model"], lab4["apply_strategy"])
+    msg = _verdict(checks.check_optimizer, all_params, lab4["make_model"], lab4["apply_strategy"])
+    assert "ровно обучаемые тензоры модели" in msg
 
 
 def test_picking_by_test_accuracy_is_named():
     by_test = lambda runs: max(runs, key=lambda r: r["test"]["acc"])  # noqa: E731
-    assert "you picked the best test accuracy" in _verdict(checks.check_pick_best, by_test)
+    assert "выбран запуск с лучшей accuracy на тесте" in _verdict(checks.check_pick_best, by_test)
 
 
 def test_onnx_parity_that_ignores_the_model():
     # Returning ~0 matches the true difference of a faithful export, but not for a changed model.
-    assert "compare the onnxruntime output with the given model" in _verdict(
+    assert "сравнивайте выход onnxruntime с выходом переданной модели" in _verdict(
         checks.check_onnx_parity, lambda path, model, batch: 0.0)
-    assert "expected max |ONNX − PyTorch|" in _verdict(checks.check_onnx_parity, lambda path, model, batch: 0.5)
+    assert "ожидалось max |ONNX − PyTorch|" in _verdict(checks.check_onnx_parity, lambda path, model, batch: 0.5)
 
 
 def test_six_run_comparison(tmp_path, lab4):

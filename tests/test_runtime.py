@@ -19,11 +19,19 @@ def test_unknown_smoke_value_names_the_variable(monkeypatch):
         is_smoke()
 
 
-def test_describe_mode_says_smoke_loudly(monkeypatch):
+def test_describe_mode_says_smoke_loudly(monkeypatch, capsys):
+    monkeypatch.setenv("LABUTILS_SMOKE", "1")
+    assert labutils.describe_mode().startswith("РЕЖИМ SMOKE (LABUTILS_SMOKE=1)")
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    assert labutils.describe_mode().startswith("Полный режим")
+    labutils.smoke_notice("demo")
+    assert capsys.readouterr().out == "[РЕЖИМ SMOKE] demo\n"
+    monkeypatch.setenv("LABUTILS_LANG", "en")
+    assert labutils.describe_mode().startswith("Full mode")
     monkeypatch.setenv("LABUTILS_SMOKE", "1")
     assert "SMOKE MODE" in labutils.describe_mode()
-    monkeypatch.setenv("LABUTILS_SMOKE", "0")
-    assert labutils.describe_mode().startswith("Full mode")
+    labutils.smoke_notice("demo")
+    assert capsys.readouterr().out == "[SMOKE MODE] demo\n"
 
 
 def test_device_falls_back_to_cpu_and_rejects_missing_cuda(monkeypatch):
@@ -31,7 +39,7 @@ def test_device_falls_back_to_cpu_and_rejects_missing_cuda(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     assert get_device().type == "cpu"
-    with pytest.raises(RuntimeError, match="CUDA is not available"):
+    with pytest.raises(RuntimeError, match="CUDA недоступна"):
         get_device("cuda")
 
 

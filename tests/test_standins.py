@@ -64,7 +64,7 @@ def test_refuses_to_write_into_user_data(tmp_path):
 def test_bad_arguments_are_named(tmp_path):
     with pytest.raises(ValueError, match="mode"):
         make_image_folder(tmp_path / "x", COUNTS, mode="CMYK")
-    with pytest.raises(ValueError, match="label 5"):
+    with pytest.raises(ValueError, match="метка 5"):
         class_pattern(5, 3, 8, 8)
 
 

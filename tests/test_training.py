@@ -109,8 +109,11 @@ def test_results_round_trip(tmp_path):
         load_results(tmp_path)
 
 
-def test_empty_loader_is_named():
+def test_empty_loader_is_named(monkeypatch):
     empty = DataLoader(NoisyShapes(n=0), batch_size=4)
+    with pytest.raises(ValueError, match="«val»: DataLoader не выдал ни одного батча"):
+        run_epoch(nn.Linear(1, 1), empty, nn.CrossEntropyLoss(), "cpu", desc="val", progress=False)
+    monkeypatch.setenv("LABUTILS_LANG", "en")
     with pytest.raises(ValueError, match="val yielded no batches"):
         run_epoch(nn.Linear(1, 1), empty, nn.CrossEntropyLoss(), "cpu", desc="val", progress=False)
 
@@ -194,7 +197,7 @@ def test_keep_frozen_bn_eval_counts_and_affine_less_batchnorm():
 @pytest.mark.parametrize("bad", ["Eval", "freeze", None, True])
 def test_bad_frozen_bn_value_is_named(tmp_path, bad):
     model = _partly_frozen_cnn()
-    with pytest.raises(ValueError, match="frozen_bn must be 'eval'"):
+    with pytest.raises(ValueError, match="frozen_bn должен быть 'eval'"):
         _one_epoch(model, frozen_bn=bad)
     _, train, val, kw = _setup(tmp_path)
     with pytest.raises(ValueError, match="frozen_bn"):

@@ -1,5 +1,5 @@
 """Self-checks with one-line verdicts, one module per lab (see :mod:`labutils.checks.core`)."""
-from .core import TOL, CheckFailed, Verdict, fail, passed
+from .core import TOL, CheckFailed, Verdict, fail, passed, student_check
 from .lab1 import (check_bottleneck, check_embedding, check_factories, check_residual_block, check_resnet,
                    check_same_as_torchvision)
 from .lab2 import (check_class_weights, check_eval_loop, check_finetune_optimizer, check_frozen_backbone,

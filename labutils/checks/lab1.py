@@ -1,7 +1,8 @@
 """Lab 1 self-checks: residual blocks, ResNet and embeddings, compared with torchvision's own modules."""
 from __future__ import annotations
 
-from .core import TOL, Verdict, fail, passed
+from ..messages import t
+from .core import TOL, Verdict, fail, passed, student_check
 
 
 # ---------------------------------------------------------------------------------------------
@@ -37,11 +38,10 @@ def _load_into(task: str, target, source, what: str, *, student_is_source: bool 
         missing = sorted(want - got)[:4]
         extra = sorted(got - want)[:4]
         if missing or extra:
-            fail(task, f"parameter names differ from {what}: missing {missing or 'none'}, "
-                       f"unexpected {extra or 'none'} (use torchvision's names: conv1, bn1, conv2, bn2, "
-                       f"conv3, bn3, downsample)")
+            fail(task, t("lab1.names_differ", what=what, missing=missing or t("lab1.none"),
+                         extra=extra or t("lab1.none")))
         first = str(exc).strip().splitlines()[-1].strip()
-        fail(task, f"parameter shapes differ from {what}: {first}")
+        fail(task, t("lab1.shapes_differ", what=what, first=first))
 
 
 def _max_diff(a, b) -> float:
@@ -55,8 +55,7 @@ def _forward(task: str, model, x, what: str):
         try:
             return model(x)
         except RuntimeError as exc:
-            fail(task, f"{what} failed on input {tuple(x.shape)}: {str(exc).splitlines()[0]} "
-                       "(do the main path and the shortcut agree in shape? check strides and downsample)")
+            fail(task, t("lab1.forward_failed", what=what, shape=tuple(x.shape), error=str(exc).splitlines()[0]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,17 +63,17 @@ def _forward(task: str, model, x, what: str):
 
 
 def _basic_variants(block, x):
-    """Outputs of common BasicBlock mistakes, computed from the reference block's layers."""
+    """Outputs of common BasicBlock mistakes (keyed by ``lab1.mistake.*`` messages), from the reference's layers."""
     import torch.nn.functional as F
 
     shortcut = block.downsample(x) if block.downsample is not None else x
     out = block.bn1(block.conv1(x))
     residual = block.bn2(block.conv2(F.relu(out)))
     return {
-        "the skip connection is missing (no `+ identity`)": F.relu(residual),
-        "ReLU is applied before the addition instead of after it": F.relu(residual) + shortcut,
-        "the final ReLU after the addition is missing": residual + shortcut,
-        "the ReLU between the two convolutions is missing": F.relu(block.bn2(block.conv2(out)) + shortcut),
+        "no_skip": F.relu(residual),
+        "relu_before_add": F.relu(residual) + shortcut,
+        "no_final_relu": residual + shortcut,
+        "no_inner_relu": F.relu(block.bn2(block.conv2(out)) + shortcut),
     }
 
 
@@ -86,9 +85,9 @@ def _bottleneck_variants(block, x):
     out = F.relu(block.bn2(block.conv2(out)))
     residual = block.bn3(block.conv3(out))
     return {
-        "the skip connection is missing (no `+ identity`)": F.relu(residual),
-        "ReLU is applied before the addition instead of after it": F.relu(residual) + shortcut,
-        "the final ReLU after the addition is missing": residual + shortcut,
+        "no_skip": F.relu(residual),
+        "relu_before_add": F.relu(residual) + shortcut,
+        "no_final_relu": residual + shortcut,
     }
 
 
@@ -100,15 +99,15 @@ def _paired_outputs(task, student, reference, x, label, *, seed):
     import torch
 
     _randomize(student, seed=seed)
-    _load_into(task, reference, student, f"torchvision's {type(reference).__name__}")
+    _load_into(task, reference, student, t("lab1.reference", name=type(reference).__name__))
     student.eval()
     reference.eval()
     got = _forward(task, student, x, label)
     with torch.no_grad():
         want = reference(x)
     if got.shape != want.shape:
-        fail(task, f"{label} on input {tuple(x.shape)}: expected output shape {tuple(want.shape)}, "
-                   f"got {tuple(got.shape)}")
+        fail(task, t("lab1.output_shape_on", label=label, shape=tuple(x.shape), want=tuple(want.shape),
+                     got=tuple(got.shape)))
     return got, _max_diff(got, want)
 
 
@@ -122,14 +121,13 @@ def _compare_block(task, student, reference, x, variants_fn, label, order_hint):
         variants = variants_fn(reference, x)
     for mistake, alt in variants.items():
         if alt.shape == got.shape and _max_diff(got, alt) <= TOL:
-            fail(task, f"{label}: output differs from torchvision's (max |diff| {diff:.3g}) because {mistake}")
-    fail(task, f"{label}: expected the output of torchvision's {type(reference).__name__} with the same weights, "
-               f"got max |diff| {diff:.3g} ({order_hint})")
+            fail(task, t("lab1.mistake_found", label=label, diff=diff, mistake=t(f"lab1.mistake.{mistake}")))
+    fail(task, t("lab1.block_differs", label=label, what=t("lab1.reference", name=type(reference).__name__),
+                 diff=diff, hint=t(order_hint)))
 
 
-_BASIC_ORDER = "order: conv1 → bn1 → relu → conv2 → bn2, add the shortcut, then relu; the stride belongs to conv1"
-_BOTTLENECK_ORDER = ("order: conv1 (1x1) → bn1 → relu → conv2 (3x3) → bn2 → relu → conv3 (1x1) → bn3, add the "
-                     "shortcut, then relu; the stride and the groups belong to conv2, the 3x3 convolution")
+_BASIC_ORDER = "lab1.order_basic"  # message keys
+_BOTTLENECK_ORDER = "lab1.order_bottleneck"
 
 
 def _downsample(in_ch: int, out_ch: int, stride: int):
@@ -144,11 +142,12 @@ def _block_input(task: str, block_cls, expansion: int, channels: int):
 
     got = getattr(block_cls, "expansion", None)
     if got != expansion:
-        fail(task, f"expected class attribute expansion = {expansion}, got {got!r}")
+        fail(task, t("lab1.expansion", want=expansion, got=got))
     torch.manual_seed(0)
     return torch.randn(2, channels, 8, 8)
 
 
+@student_check
 def check_residual_block(ResidualBlock, task: str = "Task 1.1 ResidualBlock") -> Verdict:
     """Lab 1: the student's BasicBlock equals torchvision's, with and without a downsample."""
     from torchvision.models.resnet import BasicBlock
@@ -159,10 +158,10 @@ def check_residual_block(ResidualBlock, task: str = "Task 1.1 ResidualBlock") ->
     student = ResidualBlock(16, 32, stride=2, downsample=_downsample(16, 32, 2))
     d2 = _compare_block(task, student, BasicBlock(16, 32, stride=2, downsample=_downsample(16, 32, 2)),
                         x, _basic_variants, "ResidualBlock(16, 32, stride=2, downsample=...)", _BASIC_ORDER)
-    return passed(task, f"same output as torchvision's BasicBlock with and without downsample "
-                        f"(max |diff| {max(d1, d2):.1e}), output [2, 32, 4, 4] after stride 2")
+    return passed(task, t("lab1.block_ok", diff=max(d1, d2)))
 
 
+@student_check
 def check_bottleneck(Bottleneck, task: str = "Task 1.2 Bottleneck") -> Verdict:
     """Lab 1: the student's Bottleneck equals torchvision's, plain and grouped (ResNeXt) variants."""
     from torchvision.models.resnet import Bottleneck as TVBottleneck
@@ -176,13 +175,13 @@ def check_bottleneck(Bottleneck, task: str = "Task 1.2 Bottleneck") -> Verdict:
     if student.state_dict().keys() == reference.state_dict().keys():
         got_groups = getattr(getattr(student, "conv2", None), "groups", None)
         if got_groups != 32:
-            fail(task, f"Bottleneck(64, 64, groups=32, base_width=4): expected conv2.groups == 32, got {got_groups}")
+            fail(task, t("lab1.groups", label="Bottleneck(64, 64, groups=32, base_width=4)", got=got_groups))
     d2 = _compare_block(task, student, reference, x, _bottleneck_variants,
                         "Bottleneck(64, 64, stride=2, groups=32, base_width=4, downsample=...)", _BOTTLENECK_ORDER)
-    return passed(task, f"same output as torchvision's Bottleneck, plain and grouped 32x4d with stride 2 "
-                        f"(max |diff| {max(d1, d2):.1e})")
+    return passed(task, t("lab1.bottleneck_ok", diff=max(d1, d2)))
 
 
+@student_check
 def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = "Task 1.3 ResNet._make_layer") -> Verdict:
     """Lab 1: ``ResNet(block, layers)`` builds the same stages as torchvision's for both block types."""
     import torch
@@ -202,17 +201,16 @@ def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = "Task 1.3 ResNet
         reference = tv.ResNet(tv_block, layers, num_classes=10, **extra)
         _, diff = _paired_outputs(task, student, reference, x, label, seed=2)
         if diff > TOL:
-            fail(task, f"{label}: expected torchvision's output with the same weights, got max |diff| {diff:.3g} "
-                       "(does the downsample use the stage's stride? is in_channels updated after each stage?)")
+            fail(task, t("lab1.resnet_differs", label=label, diff=diff))
         worst = max(worst, diff)
-    return passed(task, f"3 configurations (BasicBlock, Bottleneck, grouped) load torchvision's weights "
-                        f"strictly and match (max |diff| {worst:.1e})")
+    return passed(task, t("lab1.resnet_ok", diff=worst))
 
 
 _TV_FACTORIES = {"ResNet18": "resnet18", "ResNet34": "resnet34", "ResNet50": "resnet50",
                  "ResNeXt50_32x4d": "resnext50_32x4d"}
 
 
+@student_check
 def check_factories(factories: dict, task: str = "Task 1.4 ResNet18/34/50 and ResNeXt50_32x4d") -> Verdict:
     """Lab 1: each factory's parameter count equals the torchvision model of the same name."""
     from torchvision.models import get_model
@@ -223,37 +221,38 @@ def check_factories(factories: dict, task: str = "Task 1.4 ResNet18/34/50 and Re
     for name, fn in factories.items():
         arch = _TV_FACTORIES.get(name)
         if arch is None:
-            fail(task, f"unknown factory {name!r}; expected one of {list(_TV_FACTORIES)}")
+            fail(task, t("lab1.unknown_factory", name=name, known=list(_TV_FACTORIES)))
         model = fn()
         got = count_parameters(model)
         want = count_parameters(get_model(arch, weights=None))
         if got != want:
-            fail(task, f"{name}(): expected {want:,} parameters (torchvision {arch}), got {got:,}")
-        counts.append(f"{name} {got:,}")
-    return passed(task, "parameter counts equal torchvision's: " + ", ".join(counts))
+            fail(task, t("lab1.factory_count", name=name, want=want, arch=arch, got=got))
+        counts.append(t("lab1.factory_item", name=name, count=got))
+    return passed(task, t("lab1.factories_ok", counts=", ".join(counts)))
 
 
+@student_check
 def check_same_as_torchvision(model, reference, task: str, *, image_size: int = 224) -> Verdict:
     """Lab 1: ``model`` loads ``reference``'s state_dict with strict=True and gives the same output."""
     import torch
 
     model.eval()
     reference.eval()
-    _load_into(task, model, reference, f"torchvision's {type(reference).__name__}", student_is_source=False)
+    _load_into(task, model, reference, t("lab1.reference", name=type(reference).__name__), student_is_source=False)
     torch.manual_seed(0)
     x = torch.randn(1, 3, image_size, image_size)
     got = _forward(task, model, x, type(model).__name__)
     with torch.no_grad():
         want = reference(x)
     if got.shape != want.shape:
-        fail(task, f"expected output shape {tuple(want.shape)}, got {tuple(got.shape)}")
+        fail(task, t("lab1.output_shape", want=tuple(want.shape), got=tuple(got.shape)))
     diff = _max_diff(got, want)
     if diff >= TOL:
-        fail(task, f"expected max |diff| < {TOL:g} against torchvision, got {diff:.3g}")
-    return passed(task, f"loads torchvision's state_dict with strict=True, output {list(got.shape)}, "
-                        f"max |diff| {diff:.1e} < {TOL:g}")
+        fail(task, t("lab1.same_diff", tol=TOL, diff=diff))
+    return passed(task, t("lab1.same_ok", shape=list(got.shape), diff=diff, tol=TOL))
 
 
+@student_check
 def check_embedding(extract_embedding, model, task: str = "Task 1.5 extract_embedding") -> Verdict:
     """Lab 1: the embedding is the pooled vector that ``fc`` receives, and the model is left intact."""
     import torch
@@ -265,12 +264,11 @@ def check_embedding(extract_embedding, model, task: str = "Task 1.5 extract_embe
     with torch.no_grad():
         emb = extract_embedding(model, x)
         if model.fc is not fc_before:
-            fail(task, "extract_embedding replaced model.fc; compute the embedding without changing the model")
+            fail(task, t("lab1.fc_replaced"))
         want_dim = model.fc.in_features
         if tuple(emb.shape) != (3, want_dim):
-            fail(task, f"expected embeddings shaped (3, {want_dim}) for 3 images, got {tuple(emb.shape)}")
+            fail(task, t("lab1.embedding_shape", dim=want_dim, got=tuple(emb.shape)))
         diff = _max_diff(model.fc(emb), model(x))
     if diff > TOL:
-        fail(task, f"expected model.fc(embedding) to equal model(x), got max |diff| {diff:.3g} "
-                   "(take the vector after avgpool and flatten, before fc)")
-    return passed(task, f"shape (3, {want_dim}) and fc(embedding) == model(x) (max |diff| {diff:.1e})")
+        fail(task, t("lab1.embedding_fc", diff=diff))
+    return passed(task, t("lab1.embedding_ok", dim=want_dim, diff=diff))

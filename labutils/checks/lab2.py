@@ -7,21 +7,52 @@ whether each optimizer step used the gradient of its own batch only (a loop that
 """
 from __future__ import annotations
 
-from .core import Verdict, fail, passed
+from ..messages import t
+from .core import Verdict, fail, passed, student_check
 
 
-def check_head(model, num_classes: int = 2, in_features: int = 512,
-               task: str = "Task 2.1 replace_head") -> Verdict:
-    """Lab 2 (and 3, 4): ``model.fc`` is a fresh ``Linear(in_features, num_classes)``."""
+def _is_task_function(obj) -> bool:
+    """True for the student's function (e.g. ``replace_head``) rather than a model it built."""
     from torch import nn
 
+    return callable(obj) and not isinstance(obj, nn.Module)
+
+
+def _returned_model(task: str, function, model, *args):
+    """Call the student's ``function(model, *args)``; it must return the model it changed."""
+    result = function(model, *args)
+    if result is None:
+        fail(task, t("lab2.returns_none", name=getattr(function, "__name__", "function")))
+    return result
+
+
+@student_check
+def check_head(model, num_classes: int = 2, in_features: int = 512,
+               task: str = "Task 2.1 replace_head") -> Verdict:
+    """Lab 2 (and 3, 4): ``model.fc`` is a fresh ``Linear(in_features, num_classes)``.
+
+    ``model`` may also be the student's ``replace_head(model, num_classes)`` itself (Lab 2): the
+    check then applies it to a fresh ResNet-50 and a fresh ResNet-18 (random weights), so the
+    number of inputs must be read from the model, and an unfinished TODO is reported in one line.
+    """
+    from torch import nn
+    from torchvision.models import resnet18, resnet50
+
+    if _is_task_function(model):
+        replace_head = model
+        for build, width in ((resnet50, 2048), (resnet18, 512)):   # ends with the ResNet-18 one
+            model = _returned_model(task, replace_head, build(weights=None), num_classes)
+            fc = getattr(model, "fc", None)
+            if isinstance(fc, nn.Linear) and fc.in_features != width:
+                fail(task, t("lab2.head_inputs", want=width, got=fc.in_features))
+        in_features = 512
     fc = getattr(model, "fc", None)
     if not isinstance(fc, nn.Linear):
-        fail(task, f"expected model.fc to be nn.Linear, got {type(fc).__name__}")
+        fail(task, t("lab2.head_type", got=type(fc).__name__))
     if fc.out_features != num_classes:
-        fail(task, f"expected a head with {num_classes} outputs, got {fc.out_features}")
+        fail(task, t("lab2.head_outputs", want=num_classes, got=fc.out_features))
     if fc.in_features != in_features:
-        fail(task, f"expected the head to read {in_features} features (the old fc.in_features), got {fc.in_features}")
+        fail(task, t("lab2.head_inputs", want=in_features, got=fc.in_features))
     return passed(task, f"model.fc = Linear({fc.in_features}, {fc.out_features})")
 
 
@@ -31,24 +62,36 @@ def _require_trainable(model, prefixes: tuple[str, ...], task: str) -> None:
     wrong = [n for n, p in model.named_parameters() if p.requires_grad and not n.startswith(prefixes)]
     frozen = [n for n, p in model.named_parameters() if n.startswith(prefixes) and not p.requires_grad]
     if wrong:
-        fail(task, f"expected only {names} to train, but {len(wrong)} other tensors have requires_grad=True "
-                   f"(first: {wrong[0]})")
+        fail(task, t("lab2.only_these_train", names=names, count=len(wrong), first=wrong[0]))
     if frozen:
-        fail(task, f"expected {names} to train, but {frozen[0]} is frozen")
+        fail(task, t("lab2.frozen_wrong", names=names, first=frozen[0]))
 
 
+@student_check
 def check_trainable(model, prefixes: tuple[str, ...], task: str) -> Verdict:
     """Exactly the parameters whose names start with one of ``prefixes`` are trainable (Labs 2, 4)."""
     from ..models import count_parameters
 
     _require_trainable(model, prefixes, task)
     trainable = count_parameters(model, trainable_only=True)
-    return passed(task, f"{trainable:,} of {count_parameters(model):,} parameters train "
-                        f"({', '.join(p.rstrip('.') for p in prefixes)})")
+    return passed(task, t("lab2.trainable_ok", trainable=trainable, total=count_parameters(model),
+                          names=", ".join(p.rstrip(".") for p in prefixes)))
 
 
+@student_check
 def check_frozen_backbone(model, task: str = "Task 2.2 freeze_backbone") -> Verdict:
-    """Lab 2: only the head ``fc`` trains."""
+    """Lab 2: only the head ``fc`` trains.
+
+    ``model`` may also be the student's ``freeze_backbone(model)`` itself: the check then applies
+    it to a fresh ResNet-18 with a 2-class head (random weights).
+    """
+    if _is_task_function(model):
+        from torch import nn
+        from torchvision.models import resnet18
+
+        fresh = resnet18(weights=None)
+        fresh.fc = nn.Linear(512, 2)
+        model = _returned_model(task, model, fresh)
     return check_trainable(model, ("fc.",), task)
 
 
@@ -108,6 +151,7 @@ class _StepAudit:
         optimizer.step = audited_step
 
 
+@student_check
 def check_train_loop(train_one_epoch, task: str = "Task 2.3 train_one_epoch") -> Verdict:
     """Lab 2 (reused by Lab 3): train mode, zero_grad per batch, one step per batch, loss goes down."""
     import math
@@ -125,28 +169,26 @@ def check_train_loop(train_one_epoch, task: str = "Task 2.3 train_one_epoch") ->
     for _ in range(8):
         result = train_one_epoch(model, loader, criterion, optimizer, torch.device("cpu"))
         if not (isinstance(result, tuple) and len(result) == 2):
-            fail(task, f"expected train_one_epoch to return (mean_loss, accuracy), got {result!r}")
+            fail(task, t("lab2.loop_return", got=result))
         losses.append(float(result[0]))
     if not probe.calls:
-        fail(task, "the model was never called: run the forward pass on each batch")
+        fail(task, t("lab2.never_called_forward"))
     if not all(training for training, _ in probe.calls[: len(loader)]):
-        fail(task, "expected the model in train mode during training, got eval mode: call model.train() first")
+        fail(task, t("lab2.train_mode"))
     batches = 8 * len(loader)
     if audit.steps != batches:
-        fail(task, f"expected one optimizer.step() per batch ({batches}), got {audit.steps}")
+        fail(task, t("lab2.steps", want=batches, got=audit.steps))
     if audit.accumulated:
-        fail(task, "gradients accumulate across batches: call optimizer.zero_grad() before loss.backward() "
-                   "on every batch")
+        fail(task, t("lab2.accumulate"))
     if not all(math.isfinite(v) for v in losses) or not losses[-1] < 0.7 * losses[0]:
-        fail(task, f"expected the mean loss to fall over 8 epochs of a learnable toy problem, got "
-                   f"{losses[0]:.3f} → {losses[-1]:.3f} (is the loss averaged over the samples?)")
+        fail(task, t("lab2.loss_fall", first=losses[0], last=losses[-1]))
     acc = float(result[1])
     if not 0.0 <= acc <= 1.0:
-        fail(task, f"expected accuracy as a fraction in [0, 1], got {acc}")
-    return passed(task, f"train mode, zero_grad and one step per batch; toy loss {losses[0]:.3f} → {losses[-1]:.3f}, "
-                        f"accuracy {acc:.0%}")
+        fail(task, t("lab2.acc_fraction", acc=acc))
+    return passed(task, t("lab2.train_ok", first=losses[0], last=losses[-1], acc=acc))
 
 
+@student_check
 def check_eval_loop(evaluate, task: str = "Task 2.4 evaluate") -> Verdict:
     """Lab 2: eval mode, no gradients, parameters untouched, correct loss/accuracy and class-1 probabilities."""
     import numpy as np
@@ -160,16 +202,16 @@ def check_eval_loop(evaluate, task: str = "Task 2.4 evaluate") -> Verdict:
     model.train()  # the function itself must switch to eval mode
     result = evaluate(model, loader, criterion, torch.device("cpu"))
     if not (isinstance(result, tuple) and len(result) == 4):
-        fail(task, "expected evaluate to return (mean_loss, accuracy, labels, probabilities of class 1)")
+        fail(task, t("lab2.eval_return"))
     loss, acc, labels, probs = result
     if not probe.calls:
-        fail(task, "the model was never called")
+        fail(task, t("lab2.never_called"))
     if any(training for training, _ in probe.calls):
-        fail(task, "expected eval mode during evaluation, got train mode: call model.eval() first")
+        fail(task, t("lab2.eval_mode"))
     if any(grad for _, grad in probe.calls):
-        fail(task, "expected no gradient tracking during evaluation: wrap the loop in torch.no_grad()")
+        fail(task, t("lab2.eval_no_grad"))
     if any(not torch.equal(a, b) for a, b in zip(before, model.parameters())):
-        fail(task, "evaluation changed the model's parameters")
+        fail(task, t("lab2.eval_changed"))
     with torch.no_grad():
         logits = model(x)
     want_probs = torch.softmax(logits, 1)[:, 1].numpy()
@@ -177,17 +219,17 @@ def check_eval_loop(evaluate, task: str = "Task 2.4 evaluate") -> Verdict:
     want_acc = float((logits.argmax(1) == y).float().mean())
     labels, probs = np.asarray(labels), np.asarray(probs)
     if labels.shape != (len(y),) or not np.array_equal(labels, y.numpy()):
-        fail(task, f"expected {len(y)} true labels in loader order as a NumPy array, got shape {labels.shape}")
+        fail(task, t("lab2.eval_labels", n=len(y), shape=labels.shape))
     if probs.shape != (len(y),) or not np.allclose(probs, want_probs, atol=1e-5):
-        fail(task, "expected probabilities of class 1 (softmax over dim 1, column 1), one per sample")
+        fail(task, t("lab2.eval_probs"))
     if abs(float(loss) - want_loss) > 1e-4:
-        fail(task, f"expected mean loss {want_loss:.4f} (weighted by batch size), got {float(loss):.4f}")
+        fail(task, t("lab2.eval_loss", want=want_loss, got=float(loss)))
     if abs(float(acc) - want_acc) > 1e-6:
-        fail(task, f"expected accuracy {want_acc:.4f}, got {float(acc):.4f}")
-    return passed(task, f"eval mode, no_grad, loss {float(loss):.3f} and accuracy {float(acc):.0%} match, "
-                        f"{len(probs)} probabilities")
+        fail(task, t("lab2.eval_acc", want=want_acc, got=float(acc)))
+    return passed(task, t("lab2.eval_ok", loss=float(loss), acc=float(acc), n=len(probs)))
 
 
+@student_check
 def check_finetune_optimizer(make_optimizer, model, head_lr: float = 1e-3, backbone_lr: float = 1e-4,
                              task: str = "Task 2.5 fine-tuning optimizer") -> Verdict:
     """Lab 2: layer4 and fc train, in two parameter groups, the backbone with the smaller learning rate."""
@@ -195,20 +237,21 @@ def check_finetune_optimizer(make_optimizer, model, head_lr: float = 1e-3, backb
     _require_trainable(model, ("layer4.", "fc."), task)
     groups = optimizer.param_groups
     if len(groups) != 2:
-        fail(task, f"expected 2 parameter groups (layer4, fc), got {len(groups)}")
+        fail(task, t("lab2.groups", got=len(groups)))
     ids = {name: {id(p) for p in getattr(model, name).parameters()} for name in ("layer4", "fc")}
     lrs = {}
     for g in groups:
         members = {id(p) for p in g["params"]}
         owner = next((name for name, s in ids.items() if members == s), None)
         if owner is None:
-            fail(task, "expected one group holding exactly model.layer4's parameters and one with model.fc's")
+            fail(task, t("lab2.group_members"))
         lrs[owner] = g["lr"]
     if lrs.get("layer4") != backbone_lr or lrs.get("fc") != head_lr:
-        fail(task, f"expected lr {backbone_lr:g} for layer4 and {head_lr:g} for fc, got {lrs}")
-    return passed(task, f"2 groups: layer4 lr {backbone_lr:g}, fc lr {head_lr:g}")
+        fail(task, t("lab2.group_lrs", backbone=backbone_lr, head=head_lr, got=lrs))
+    return passed(task, t("lab2.optimizer_ok", backbone=backbone_lr, head=head_lr))
 
 
+@student_check
 def check_sensitivity_specificity(sens_spec, task: str = "Task 2.6 sensitivity_specificity") -> Verdict:
     """Lab 2: sensitivity = TP / (TP + FN) and specificity = TN / (TN + FP) for several label vectors."""
     import numpy as np
@@ -224,13 +267,14 @@ def check_sensitivity_specificity(sens_spec, task: str = "Task 2.6 sensitivity_s
     for y, p, (sens, spec) in cases:
         got = sens_spec(np.asarray(y), np.asarray(p))
         if not (isinstance(got, tuple) and len(got) == 2):
-            fail(task, f"expected a pair (sensitivity, specificity), got {got!r}")
+            fail(task, t("lab2.pair", got=got))
         if abs(got[0] - sens) > 1e-9 or abs(got[1] - spec) > 1e-9:
-            fail(task, f"for y_true={list(y)[:10]}..., y_pred={list(p)[:10]}... expected "
-                       f"({sens:.3f}, {spec:.3f}), got ({got[0]:.3f}, {got[1]:.3f}) — class 1 (sick) is positive")
-    return passed(task, f"{len(cases)} cases match TP/(TP+FN) and TN/(TN+FP)")
+            fail(task, t("lab2.sens_spec", y=[int(v) for v in list(y)[:10]], p=[int(v) for v in list(p)[:10]],
+                         sens=sens, spec=spec, got_sens=got[0], got_spec=got[1]))
+    return passed(task, t("lab2.sens_ok", n=len(cases)))
 
 
+@student_check
 def check_class_weights(fn, task: str = "Task 2.7 class_weights") -> Verdict:
     """Lab 2: weights n_samples / (n_classes * count_c), as scikit-learn's 'balanced' rule."""
     import numpy as np
@@ -243,6 +287,6 @@ def check_class_weights(fn, task: str = "Task 2.7 class_weights") -> Verdict:
         got = fn(list(targets), len(classes))
         got = got.detach().cpu().numpy() if isinstance(got, torch.Tensor) else np.asarray(got)
         if got.shape != want.shape or not np.allclose(got, want, atol=1e-6):
-            fail(task, f"for counts {np.bincount(targets).tolist()} expected {np.round(want, 4).tolist()}, "
-                       f"got {np.round(got, 4).tolist() if got.size else got}")
-    return passed(task, "matches n_samples / (n_classes · count) for balanced and imbalanced targets")
+            fail(task, t("lab2.weights", counts=np.bincount(targets).tolist(), want=np.round(want, 4).tolist(),
+                         got=np.round(got, 4).tolist() if got.size else got))
+    return passed(task, t("lab2.weights_ok"))

@@ -1,7 +1,8 @@
 """Lab 4 self-checks: heads for two architectures, freezing strategies, optimizer, model selection, ONNX parity."""
 from __future__ import annotations
 
-from .core import Verdict, fail, passed
+from ..messages import t
+from .core import Verdict, fail, passed, student_check
 from .lab2 import _require_trainable
 
 ARCHS = ("resnet50", "efficientnet_b0")
@@ -23,6 +24,7 @@ def _head(model, arch):
     return module
 
 
+@student_check
 def check_make_model(make_model, num_classes: int = 5, task: str = "Task 4.1 make_model") -> Verdict:
     """Lab 4: both architectures get a fresh head with ``num_classes`` outputs and still run."""
     import torch
@@ -35,16 +37,17 @@ def check_make_model(make_model, num_classes: int = 5, task: str = "Task 4.1 mak
         head = _head(model, arch)
         if not isinstance(head, nn.Linear) or (head.in_features, head.out_features) != (in_features, num_classes):
             got = (head.in_features, head.out_features) if isinstance(head, nn.Linear) else type(head).__name__
-            fail(task, f"{arch}: expected {name} = Linear({in_features}, {num_classes}), got {got}")
+            fail(task, t("lab4.head", arch=arch, name=name, inp=in_features, n=num_classes, got=got))
         model.eval()
         with torch.no_grad():
             out = model(torch.randn(2, 3, 64, 64))
         if tuple(out.shape) != (2, num_classes):
-            fail(task, f"{arch}: expected output shape (2, {num_classes}), got {tuple(out.shape)}")
+            fail(task, t("lab4.output", arch=arch, n=num_classes, got=tuple(out.shape)))
         found.append(f"{arch}.{name} = Linear({in_features}, {num_classes})")
     return passed(task, "; ".join(found))
 
 
+@student_check
 def check_strategies(apply_strategy, make_model, task: str = "Task 4.2 apply_strategy") -> Verdict:
     """Lab 4: freeze trains only the head; partial the last two stages + head; full everything."""
     from ..models import count_parameters
@@ -55,12 +58,14 @@ def check_strategies(apply_strategy, make_model, task: str = "Task 4.2 apply_str
         for strategy, prefixes in STRATEGY_PREFIXES[arch].items():
             returned = apply_strategy(model, arch, strategy)
             if returned is not model:
-                fail(task, f"{arch}/{strategy}: expected apply_strategy to return the same model it changed")
+                fail(task, t("lab4.same_model", arch=arch, strategy=strategy))
             _require_trainable(model, prefixes, f"{task} ({arch}, {strategy})")
-            summary.append(f"{arch}/{strategy} {count_parameters(model, trainable_only=True):,}")
-    return passed(task, "trainable parameters: " + ", ".join(summary))
+            summary.append(t("lab4.strategy_item", arch=arch, strategy=strategy,
+                             count=count_parameters(model, trainable_only=True)))
+    return passed(task, t("lab4.strategies_ok", summary=", ".join(summary)))
 
 
+@student_check
 def check_optimizer(make_optimizer, make_model, apply_strategy, task: str = "Task 4.3 make_optimizer") -> Verdict:
     """Lab 4: Adam over exactly the trainable parameters at ``lr``, with CosineAnnealingLR(T_max=epochs)."""
     import torch
@@ -68,21 +73,21 @@ def check_optimizer(make_optimizer, make_model, apply_strategy, task: str = "Tas
     model = apply_strategy(make_model("resnet50", 5), "resnet50", "partial")
     optimizer, scheduler = make_optimizer(model, lr=1e-4, epochs=15)
     if not isinstance(optimizer, torch.optim.Adam):
-        fail(task, f"expected torch.optim.Adam, got {type(optimizer).__name__}")
+        fail(task, t("lab4.adam", got=type(optimizer).__name__))
     in_opt = {id(p) for g in optimizer.param_groups for p in g["params"]}
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     if in_opt != trainable:
-        fail(task, f"expected the optimizer to hold exactly the {len(trainable)} trainable tensors, "
-                   f"got {len(in_opt)} (pass [p for p in model.parameters() if p.requires_grad])")
+        fail(task, t("lab4.opt_params", want=len(trainable), got=len(in_opt)))
     lrs = {g["lr"] for g in optimizer.param_groups}
     if lrs != {1e-4}:
-        fail(task, f"expected lr 0.0001, got {sorted(lrs)}")
+        fail(task, t("lab4.lr", got=sorted(lrs)))
     if not isinstance(scheduler, torch.optim.lr_scheduler.CosineAnnealingLR) or scheduler.T_max != 15:
         got = getattr(scheduler, "T_max", None)
-        fail(task, f"expected CosineAnnealingLR with T_max = epochs = 15, got {type(scheduler).__name__} (T_max={got})")
-    return passed(task, f"Adam over {len(trainable)} trainable tensors, lr 1e-4, CosineAnnealingLR(T_max=15)")
+        fail(task, t("lab4.scheduler", got=type(scheduler).__name__, tmax=got))
+    return passed(task, t("lab4.optimizer_ok", n=len(trainable)))
 
 
+@student_check
 def check_pick_best(pick_best, task: str = "Task 4.4 pick_best") -> Verdict:
     """Lab 4: the winner is chosen by validation accuracy (ties: fewer trainable parameters), never by test."""
     runs = [
@@ -93,13 +98,13 @@ def check_pick_best(pick_best, task: str = "Task 4.4 pick_best") -> Verdict:
     got = pick_best(runs)
     name = got.get("run") if isinstance(got, dict) else got
     if name == "a":
-        fail(task, "expected the choice by validation accuracy; you picked the best test accuracy "
-                   "(the test set must stay unseen until the choice is made)")
+        fail(task, t("lab4.picked_test"))
     if name != "c":
-        fail(task, f"expected run 'c' (highest val acc 0.95, then fewer trainable parameters), got {name!r}")
-    return passed(task, "chooses by validation accuracy, ties to the smaller trainable model")
+        fail(task, t("lab4.pick_wrong", got=name))
+    return passed(task, t("lab4.pick_ok"))
 
 
+@student_check
 def check_onnx_parity(max_abs_diff, task: str = "Task 4.5 onnx_max_abs_diff") -> Verdict:
     """Lab 4: the function runs the ONNX file with onnxruntime and returns max |ONNX − PyTorch| on a batch."""
     import tempfile
@@ -128,8 +133,7 @@ def check_onnx_parity(max_abs_diff, task: str = "Task 4.5 onnx_max_abs_diff") ->
             other[-1].bias.add_(1.0)  # a different PyTorch model: the ONNX outputs now differ by ~1
         got_other = max_abs_diff(path, other, batch)
     if not isinstance(got, (float, np.floating)) or abs(float(got) - want) > 1e-6:
-        fail(task, f"expected max |ONNX − PyTorch| = {want:.2e} on a 3-image batch, got {got!r}")
+        fail(task, t("lab4.onnx_diff", want=want, got=got))
     if not 0.9 < float(got_other) < 1.1:
-        fail(task, f"for a PyTorch model whose bias differs by 1, expected a difference of about 1, got {got_other!r}; "
-                   "compare the onnxruntime output with the given model's output")
-    return passed(task, f"onnxruntime vs PyTorch on 3 images: max |diff| {want:.1e}; a changed model is detected")
+        fail(task, t("lab4.onnx_other", got=got_other))
+    return passed(task, t("lab4.onnx_ok", diff=want))

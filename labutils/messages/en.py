@@ -1,0 +1,281 @@
+"""English messages (``LABUTILS_LANG=en``). Same keys and placeholders as :mod:`labutils.messages.ru`."""
+
+MESSAGES = {
+    # ---------------------------------------------------------------- checks: verdicts and task labels
+    "check.passed": "{task}: ok — {message}",
+    "check.failed": "{task}: {message}",
+    "check.this_task": "this task",
+    "check.todo_where": "{task}: not done yet — replace raise NotImplementedError with your code in the cell with {where}",
+    "check.todo": "{task}: not done yet — replace raise NotImplementedError with your code",
+    "check.todo_other_where": "{task}: do task {other} first — {where} still raises NotImplementedError",
+    "check.todo_other": "{task}: do task {other} first — its code still raises NotImplementedError",
+    "task.label": "Task {number} {title}",
+    "task.number": "Task {number}",
+    # titles in task labels that are words, not code identifiers
+    "title.training loop": "training loop",
+    "title.model": "model",
+    "title.model and new head": "model and new head",
+    "title.fine-tuning optimizer": "fine-tuning optimizer",
+    "title.ResNet18/34/50 and ResNeXt50_32x4d": "ResNet18/34/50 and ResNeXt50_32x4d",
+
+    # ---------------------------------------------------------------- Lab 1 checks
+    "lab1.none": "none",
+    "lab1.reference": "torchvision's {name}",
+    "lab1.names_differ": ("parameter names differ from {what}: missing {missing}, unexpected {extra} "
+                          "(use torchvision's names: conv1, bn1, conv2, bn2, conv3, bn3, downsample)"),
+    "lab1.shapes_differ": "parameter shapes differ from {what}: {first}",
+    "lab1.forward_failed": ("{what} failed on input {shape}: {error} "
+                            "(do the main path and the shortcut agree in shape? check strides and downsample)"),
+    "lab1.mistake.no_skip": "the skip connection is missing (no `+ identity`)",
+    "lab1.mistake.relu_before_add": "ReLU is applied before the addition instead of after it",
+    "lab1.mistake.no_final_relu": "the final ReLU after the addition is missing",
+    "lab1.mistake.no_inner_relu": "the ReLU between the two convolutions is missing",
+    "lab1.output_shape_on": "{label} on input {shape}: expected output shape {want}, got {got}",
+    "lab1.mistake_found": "{label}: output differs from torchvision's (max |diff| {diff:.3g}) because {mistake}",
+    "lab1.block_differs": ("{label}: expected the output of {what} with the same weights, "
+                           "got max |diff| {diff:.3g} ({hint})"),
+    "lab1.order_basic": ("order: conv1 → bn1 → relu → conv2 → bn2, add the shortcut, then relu; "
+                         "the stride belongs to conv1"),
+    "lab1.order_bottleneck": ("order: conv1 (1x1) → bn1 → relu → conv2 (3x3) → bn2 → relu → conv3 (1x1) → bn3, "
+                              "add the shortcut, then relu; the stride and the groups belong to conv2, "
+                              "the 3x3 convolution"),
+    "lab1.expansion": "expected class attribute expansion = {want}, got {got!r}",
+    "lab1.block_ok": ("same output as torchvision's BasicBlock with and without downsample "
+                      "(max |diff| {diff:.1e}), output [2, 32, 4, 4] after stride 2"),
+    "lab1.groups": "{label}: expected conv2.groups == 32, got {got}",
+    "lab1.bottleneck_ok": ("same output as torchvision's Bottleneck, plain and grouped 32x4d with stride 2 "
+                           "(max |diff| {diff:.1e})"),
+    "lab1.resnet_differs": ("{label}: expected torchvision's output with the same weights, got max |diff| {diff:.3g} "
+                            "(does the downsample use the stage's stride? is in_channels updated after each stage?)"),
+    "lab1.resnet_ok": ("3 configurations (BasicBlock, Bottleneck, grouped) load torchvision's weights "
+                       "strictly and match (max |diff| {diff:.1e})"),
+    "lab1.unknown_factory": "unknown factory {name!r}; expected one of {known}",
+    "lab1.factory_count": "{name}(): expected {want:,} parameters (torchvision {arch}), got {got:,}",
+    "lab1.factory_item": "{name} {count:,}",
+    "lab1.factories_ok": "parameter counts equal torchvision's: {counts}",
+    "lab1.output_shape": "expected output shape {want}, got {got}",
+    "lab1.same_diff": "expected max |diff| < {tol:g} against torchvision, got {diff:.3g}",
+    "lab1.same_ok": ("loads torchvision's state_dict with strict=True, output {shape}, "
+                     "max |diff| {diff:.1e} < {tol:g}"),
+    "lab1.fc_replaced": "extract_embedding replaced model.fc; compute the embedding without changing the model",
+    "lab1.embedding_shape": "expected embeddings shaped (3, {dim}) for 3 images, got {got}",
+    "lab1.embedding_fc": ("expected model.fc(embedding) to equal model(x), got max |diff| {diff:.3g} "
+                          "(take the vector after avgpool and flatten, before fc)"),
+    "lab1.embedding_ok": "shape (3, {dim}) and fc(embedding) == model(x) (max |diff| {diff:.1e})",
+
+    # ---------------------------------------------------------------- Lab 2 checks
+    "lab2.returns_none": "{name} must return the model it changed (return model), but returned None",
+    "lab2.head_type": "expected model.fc to be nn.Linear, got {got}",
+    "lab2.head_outputs": "expected a head with {want} outputs, got {got}",
+    "lab2.head_inputs": "expected the head to read {want} features (the old fc.in_features), got {got}",
+    "lab2.only_these_train": ("expected only {names} to train, but {count} other tensors have requires_grad=True "
+                              "(first: {first})"),
+    "lab2.frozen_wrong": "expected {names} to train, but {first} is frozen",
+    "lab2.trainable_ok": "{trainable:,} of {total:,} parameters train ({names})",
+    "lab2.loop_return": "expected train_one_epoch to return (mean_loss, accuracy), got {got!r}",
+    "lab2.never_called_forward": "the model was never called: run the forward pass on each batch",
+    "lab2.train_mode": "expected the model in train mode during training, got eval mode: call model.train() first",
+    "lab2.steps": "expected one optimizer.step() per batch ({want}), got {got}",
+    "lab2.accumulate": ("gradients accumulate across batches: call optimizer.zero_grad() before loss.backward() "
+                        "on every batch"),
+    "lab2.loss_fall": ("expected the mean loss to fall over 8 epochs of a learnable toy problem, got "
+                       "{first:.3f} → {last:.3f} (is the loss averaged over the samples?)"),
+    "lab2.acc_fraction": "expected accuracy as a fraction in [0, 1], got {acc}",
+    "lab2.train_ok": ("train mode, zero_grad and one step per batch; toy loss {first:.3f} → {last:.3f}, "
+                      "accuracy {acc:.0%}"),
+    "lab2.eval_return": "expected evaluate to return (mean_loss, accuracy, labels, probabilities of class 1)",
+    "lab2.never_called": "the model was never called",
+    "lab2.eval_mode": "expected eval mode during evaluation, got train mode: call model.eval() first",
+    "lab2.eval_no_grad": "expected no gradient tracking during evaluation: wrap the loop in torch.no_grad()",
+    "lab2.eval_changed": "evaluation changed the model's parameters",
+    "lab2.eval_labels": "expected {n} true labels in loader order as a NumPy array, got shape {shape}",
+    "lab2.eval_probs": "expected probabilities of class 1 (softmax over dim 1, column 1), one per sample",
+    "lab2.eval_loss": "expected mean loss {want:.4f} (weighted by batch size), got {got:.4f}",
+    "lab2.eval_acc": "expected accuracy {want:.4f}, got {got:.4f}",
+    "lab2.eval_ok": "eval mode, no_grad, loss {loss:.3f} and accuracy {acc:.0%} match, {n} probabilities",
+    "lab2.groups": "expected 2 parameter groups (layer4, fc), got {got}",
+    "lab2.group_members": "expected one group holding exactly model.layer4's parameters and one with model.fc's",
+    "lab2.group_lrs": "expected lr {backbone:g} for layer4 and {head:g} for fc, got {got}",
+    "lab2.optimizer_ok": "2 groups: layer4 lr {backbone:g}, fc lr {head:g}",
+    "lab2.pair": "expected a pair (sensitivity, specificity), got {got!r}",
+    "lab2.sens_spec": ("for y_true={y}..., y_pred={p}... expected ({sens:.3f}, {spec:.3f}), "
+                       "got ({got_sens:.3f}, {got_spec:.3f}) — class 1 (sick) is positive"),
+    "lab2.sens_ok": "{n} cases match TP/(TP+FN) and TN/(TN+FP)",
+    "lab2.weights": "for counts {counts} expected {want}, got {got}",
+    "lab2.weights_ok": "matches n_samples / (n_classes · count) for balanced and imbalanced targets",
+
+    # ---------------------------------------------------------------- Lab 3 checks
+    "lab3.not_tensor": "expected a tensor (is ToTensor in the pipeline?), got {got}",
+    "lab3.tensor_shape": "expected a tensor of shape (3, {size}, {size}), got {got}",
+    "lab3.not_normalized": "expected normalized values (ImageNet mean/std), got values in [0, 1]: add Normalize",
+    "lab3.transform_diff": "expected Resize → ToTensor → Normalize(ImageNet mean/std), max |diff| {diff:.3g}",
+    "lab3.transform_ok": "({channels}, {size}, {size}) tensor, normalized with ImageNet statistics",
+    "lab3.predict_return": "expected predict to return (y_true, y_pred)",
+    "lab3.numpy": "expected NumPy arrays, got {a} and {b}",
+    "lab3.no_grad": "expected no gradient tracking: run the loop inside torch.no_grad()",
+    "lab3.true_labels": "expected the {n} true labels in loader order, got shape {shape}",
+    "lab3.argmax": "expected predictions = indices of the maximum logit (torch.max(outputs, 1)[1])",
+    "lab3.predict_ok": "eval mode, no_grad, {n} labels and predictions as NumPy arrays",
+    "lab3.case_batch": "a batch [4, 3, 8, 8]",
+    "lab3.case_image": "one image [3, 8, 8]",
+    "lab3.denorm_shape": "for {case} expected a tensor of the same shape, got {got}",
+    "lab3.swapped": "for {case}: mean and std are swapped; denormalize is x * std + mean",
+    "lab3.not_inverse": ("for {case}: expected denormalize(normalize(x)) == x, got max |diff| {diff:.3g} "
+                         "(multiply by std, then add mean, per channel)"),
+    "lab3.denorm_ok": "denormalize(normalize(x)) == x for a batch and for a single image",
+    "lab3.stages": "expected the 50-layer stages [3, 4, 6, 3], got {got}",
+    "lab3.cardinality": ("expected cardinality 32 with 4 channels per group in layer1 (32x4d), "
+                         "got {groups} groups of {width}"),
+    "lab3.fc": "expected fc = Linear(2048, {n}), got {got}",
+    "lab3.resnext_ok": "ResNeXt-50 32x4d: stages {stages}, 32 groups × 4 channels, fc = Linear(2048, {n})",
+
+    # ---------------------------------------------------------------- Lab 4 checks
+    "lab4.head": "{arch}: expected {name} = Linear({inp}, {n}), got {got}",
+    "lab4.output": "{arch}: expected output shape (2, {n}), got {got}",
+    "lab4.same_model": "{arch}/{strategy}: expected apply_strategy to return the same model it changed",
+    "lab4.strategy_item": "{arch}/{strategy} {count:,}",
+    "lab4.strategies_ok": "trainable parameters: {summary}",
+    "lab4.adam": "expected torch.optim.Adam, got {got}",
+    "lab4.opt_params": ("expected the optimizer to hold exactly the {want} trainable tensors, got {got} "
+                        "(pass [p for p in model.parameters() if p.requires_grad])"),
+    "lab4.lr": "expected lr 0.0001, got {got}",
+    "lab4.scheduler": "expected CosineAnnealingLR with T_max = epochs = 15, got {got} (T_max={tmax})",
+    "lab4.optimizer_ok": "Adam over {n} trainable tensors, lr 1e-4, CosineAnnealingLR(T_max=15)",
+    "lab4.picked_test": ("expected the choice by validation accuracy; you picked the best test accuracy "
+                         "(the test set must stay unseen until the choice is made)"),
+    "lab4.pick_wrong": "expected run 'c' (highest val acc 0.95, then fewer trainable parameters), got {got!r}",
+    "lab4.pick_ok": "chooses by validation accuracy, ties to the smaller trainable model",
+    "lab4.onnx_diff": "expected max |ONNX − PyTorch| = {want:.2e} on a 3-image batch, got {got!r}",
+    "lab4.onnx_other": ("for a PyTorch model whose bias differs by 1, expected a difference of about 1, "
+                        "got {got!r}; compare the onnxruntime output with the given model's output"),
+    "lab4.onnx_ok": "onnxruntime vs PyTorch on 3 images: max |diff| {diff:.1e}; a changed model is detected",
+
+    # ---------------------------------------------------------------- runtime
+    "runtime.smoke_value": ("{var}={value!r} is not understood: use {var}=1 for the smoke demo "
+                            "or {var}=0 (or unset) for real data."),
+    "runtime.smoke_notice": "[SMOKE MODE] {message}",
+    "runtime.mode_smoke": ("SMOKE MODE ({var}=1): synthetic stand-in data, random weights, a few batches. "
+                           "Numbers below show that the code runs, not how well the method works."),
+    "runtime.mode_full": "Full mode: real datasets and ImageNet weights (set {var}=1 for a quick demo).",
+    "runtime.no_cuda": "Device {device!r} was requested ({var}) but CUDA is not available.",
+    "runtime.no_mps": "Device {device!r} was requested ({var}) but Apple MPS is not available.",
+
+    # ---------------------------------------------------------------- models
+    "models.no_weights": "{arch} has no weights {weights!r}; choose one of {names}",
+    "models.random_weights": "{arch}: RANDOM weights instead of ImageNet {weights}.",
+    "models.loaded": "{arch}: ImageNet weights {weights} loaded from {path}",
+
+    # ---------------------------------------------------------------- data, metrics, features
+    "data.shape": "expected images shaped [C, H, W] or [N, C, H, W] with C={channels}, got {shape}",
+    "metrics.square": "expected a square matrix for {n} classes, got shape {shape}",
+    "features.progress": "features",
+
+    # ---------------------------------------------------------------- datasets
+    "datasets.report_counts": "{root}: {counts} ({n} images)",
+    "datasets.report_skipped": "skipped {n} file(s); nothing was deleted:",
+    "datasets.unreadable": "not a readable image (corrupt, or another format with an image extension)",
+    "datasets.undecodable": "cannot be decoded ({error}); corrupt or truncated",
+    "datasets.folder_missing": "image folder {root} does not exist (expected {root}/<class>/<images>)",
+    "datasets.no_classes": "{root} has no class sub-folders (expected {root}/<class>/<images>)",
+    "datasets.class_missing": "class folder {folders} does not exist (expected classes {classes})",
+    "datasets.no_extension": "none",
+    "datasets.not_image_file": "not an image file (extension {ext!r})",
+    "datasets.class_empty": "class folder {folder} contains no readable images",
+    "datasets.image_read": ("cannot read image {path}: {error}. The file is corrupt or truncated; move it out of the "
+                            "dataset folder (nothing was deleted) and run again."),
+    "datasets.not_caching": ("Not caching {n} images in memory: about {need:,.0f} MiB needed, "
+                             "budget {budget:,.0f} MiB; images are decoded on every access."),
+    "datasets.progress_caching": "caching images",
+    "datasets.grouped_count": "grouped_split: {n} samples but {groups} groups; give one group per sample",
+    "datasets.grouped_fraction": "grouped_split: val_fraction must be in (0, 0.5], got {fraction}",
+    "datasets.grouped_few": ("grouped_split: {groups} groups cannot be split into {folds} folds "
+                             "(val_fraction={fraction}); more patients are needed"),
+    "datasets.source_argument": "argument",
+    "datasets.not_xray": ("{root} (from {source}) is not the chest X-ray folder: expected {root}/train/NORMAL and "
+                          "{root}/train/PNEUMONIA, as in the Kaggle copy chest_xray/ or the extracted "
+                          "ChestXRay2017.zip"),
+    "datasets.xray_standin": ("chest X-rays: SYNTHETIC stand-in images in {root} (grayscale stripes, several images "
+                              "per patient with Kermany's file names, imbalanced like the real set), "
+                              "not real radiographs."),
+    "datasets.extracting_xray": "Extracting the chest_xray/ folder of {archive} into {dest} (the archive is kept)...",
+    "datasets.unknown_cifar": "not CIFAR-100 classes: {names}",
+    "datasets.cifar_standin": "CIFAR-100: SYNTHETIC stand-in (100 classes, 32×32 stripes), not real photos.",
+    "datasets.dogs_report": "{total} usable images of {breeds} breeds → {processed}",
+    "datasets.dogs_skipped": "skipped {n} file(s) (the raw files are kept):",
+    "datasets.too_small": "too small ({width}×{height} < {side}×{side})",
+    "datasets.dogs_exists": "{processed} exists but does not hold this split; move it away to prepare it again",
+    "datasets.dogs_standin": ("Stanford Dogs: SYNTHETIC stand-in archive in {base} (5 breeds + 1 distractor), "
+                              "not real photos."),
+    "datasets.extracting_dogs": "Extracting {n} breeds from {archive} (the archive is kept)...",
+
+    # ---------------------------------------------------------------- standins
+    "standins.label": "label {label} is outside 0..{last}",
+    "standins.not_ours": ("{root} already holds files that are not a labutils stand-in; refusing to write "
+                          "synthetic images there. Choose another folder or move your data."),
+    "standins.mode": "mode must be 'RGB' or 'L', got {mode!r}",
+    "standins.size_range": "size_range must satisfy 8 <= min <= max, got {got}",
+    "standins.patients": "patients must map 'NORMAL' and 'PNEUMONIA' (in this order), got {got}",
+    "standins.per_patient": "images_per_patient must satisfy 1 <= min <= max, got {got}",
+
+    # ---------------------------------------------------------------- registry, fetch, archives
+    "registry.size_mb": "{mb:,.1f} MB",
+    "registry.size_approx": "~{mb:,.0f} MB",
+    "registry.size_unknown": "size unknown",
+    "registry.unknown": "{name!r} is not in the registry; known names: {known}",
+    "registry.not_zip": "not a complete zip archive ({error})",
+    "registry.no_jpegs": "the archive has no .jpeg images in {folders}; it is not ChestXRay2017.zip",
+    "registry.weights_description": "ImageNet weights {weights} (torchvision)",
+    "registry.description.chest_xray": ("Chest X-ray pneumonia set, ChestXRay2017.zip (Kermany et al. 2018, "
+                                        "Mendeley Data, CC BY 4.0)"),
+    "registry.description.cifar100": ("CIFAR-100, python version (Krizhevsky 2009); the archive "
+                                      "torchvision.datasets.CIFAR100 reads"),
+    "registry.description.stanford_dogs": "Stanford Dogs images (Khosla et al. 2011), 120 breeds; Lab 4 extracts five",
+    "fetch.size_mismatch": "{path}: size {size:,} bytes, expected {want:,} for {name!r} (truncated or wrong file)",
+    "fetch.checksum_mismatch": ("{path}: {algo} {got}... does not match {want} recorded for {name!r} "
+                                "(corrupt or incomplete file)"),
+    "fetch.content": "{path}: {error} (registry entry {name!r})",
+    "fetch.manual_help": (
+        "  - On a machine with internet run `python -m labutils.fetch {name}` and copy\n"
+        "    {dest} to the same place here (or point LABUTILS_DATA at a folder holding {subdir}/).\n"
+        "  - Or download {url} yourself and save it as {dest}.\n"
+        "  - To try the notebook without the real files, run it with {smoke}=1 (synthetic data, random weights)."
+    ),
+    "fetch.set_aside": "{reason}\n  The file was kept as {aside}; fetching a fresh copy.",
+    "fetch.cannot_download": "Could not download {name!r} ({size}) from {url}: {error}\n{help}",
+    "fetch.broke_off": "Download of {name!r} from {url} broke off after {size:,} bytes: {error}\n{help}",
+    "fetch.ignoring": "{error}\n  Ignoring it.",
+    "fetch.cli_description": ("Pre-download the course's datasets and ImageNet weights into data/ "
+                              "(for offline classrooms)."),
+    "fetch.cli_names": "registry names (see --list)",
+    "fetch.cli_all": "fetch every registry entry",
+    "fetch.cli_list": "list registry entries and exit",
+    "fetch.cli_dest": "data folder (default: data/ or $LABUTILS_DATA)",
+    "fetch.cli_entry": "{name:18} {kind:8} lab {labs:5} {size:>10}  {description}",
+    "fetch.cli_unknown": "unknown name(s): {names}; known: {known}",
+    "fetch.cli_ok": "ok    {name}: {path}",
+    "fetch.cli_fail": "FAIL  {name}: {error}",
+    "fetch.cli_summary": "{ok} fetched, {failed} failed",
+    "fetch.cli_summary_names": "{ok} fetched, {failed} failed: {names}",
+    "archives.outside": "{archive}: member {name!r} would be written outside the target folder; nothing was extracted",
+    "archives.exists": "{dest} already exists; remove or rename it to extract again",
+    "archives.symlink": "{archive}: member {name!r} is a symbolic link; nothing was extracted",
+    "archives.bad_zip": "{archive}: {error}; download it again (python -m labutils.fetch)",
+    "archives.special": "{archive}: member {name!r} is a link or special file; nothing was extracted",
+
+    # ---------------------------------------------------------------- training
+    "training.n_steps": "n_steps must be at least 1, got {n}",
+    "training.hours": "{hours} h {minutes:02d} min",
+    "training.minutes": "{minutes} min {seconds:02d} s",
+    "training.seconds": "{seconds:.1f} s",
+    "training.milliseconds": "{ms:.3g} ms",
+    "training.frozen_bn": ("frozen_bn must be 'eval' (frozen BatchNorm layers keep their running statistics) "
+                           "or 'train' (PyTorch's default: every BatchNorm follows model.train()), got {got!r}"),
+    "training.loader": "loader",
+    "training.no_batches": "{what} yielded no batches; is the dataset empty?",
+    "training.resume_mismatch": ("{checkpoint} was trained with frozen_bn={saved!r}, this call asks for "
+                                 "frozen_bn={asked!r}; pass the same value or delete {run_dir} to train afresh"),
+    "training.resuming": "Resuming {run} from its checkpoint after epoch {epoch}.",
+    "training.progress_train": "train",
+    "training.progress_val": "val",
+    "training.bad_json": "{path} is not valid JSON ({error}); delete it to rerun that experiment",
+}

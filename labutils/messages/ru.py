@@ -1,0 +1,302 @@
+"""Русские сообщения (язык по умолчанию). Same keys and placeholders as :mod:`labutils.messages.en`.
+
+Paths, variable names, code and commands stay verbatim inside the Russian text; counts are
+written as "что: N" where a Russian noun would have to agree with the number.
+"""
+
+MESSAGES = {
+    # ---------------------------------------------------------------- checks: verdicts and task labels
+    "check.passed": "{task}: верно — {message}",
+    "check.failed": "{task}: {message}",
+    "check.this_task": "это задание",
+    "check.todo_where": ("{task}: ещё не выполнено — замените raise NotImplementedError своим кодом "
+                         "в ячейке с {where}"),
+    "check.todo": "{task}: ещё не выполнено — замените raise NotImplementedError своим кодом",
+    "check.todo_other_where": ("{task}: сначала выполните задание {other} — в {where} ещё стоит "
+                               "raise NotImplementedError"),
+    "check.todo_other": "{task}: сначала выполните задание {other} — в его коде ещё стоит raise NotImplementedError",
+    "task.label": "Задание {number} {title}",
+    "task.number": "Задание {number}",
+    # titles in task labels that are words, not code identifiers
+    "title.training loop": "цикл обучения",
+    "title.model": "модель",
+    "title.model and new head": "модель и новая голова",
+    "title.fine-tuning optimizer": "оптимизатор дообучения",
+    "title.ResNet18/34/50 and ResNeXt50_32x4d": "ResNet18/34/50 и ResNeXt50_32x4d",
+
+    # ---------------------------------------------------------------- Lab 1 checks
+    "lab1.none": "нет",
+    "lab1.reference": "{name} из torchvision",
+    "lab1.names_differ": ("имена параметров отличаются от {what}: не хватает {missing}, лишние {extra} "
+                          "(используйте имена torchvision: conv1, bn1, conv2, bn2, conv3, bn3, downsample)"),
+    "lab1.shapes_differ": "формы параметров отличаются от {what}: {first}",
+    "lab1.forward_failed": ("{what} падает на входе {shape}: {error} "
+                            "(совпадают ли формы основного пути и shortcut? проверьте stride и downsample)"),
+    "lab1.mistake.no_skip": "нет skip-соединения (не хватает `+ identity`)",
+    "lab1.mistake.relu_before_add": "ReLU применяется до сложения, а должен — после",
+    "lab1.mistake.no_final_relu": "нет завершающего ReLU после сложения",
+    "lab1.mistake.no_inner_relu": "нет ReLU между двумя свёртками",
+    "lab1.output_shape_on": "{label} на входе {shape}: ожидалась форма выхода {want}, получено {got}",
+    "lab1.mistake_found": "{label}: выход отличается от torchvision (max |diff| {diff:.3g}): {mistake}",
+    "lab1.block_differs": ("{label}: ожидался выход {what} с теми же весами, "
+                           "получено max |diff| {diff:.3g} ({hint})"),
+    "lab1.order_basic": ("порядок: conv1 → bn1 → relu → conv2 → bn2, прибавить shortcut, затем relu; "
+                         "stride задаётся в conv1"),
+    "lab1.order_bottleneck": ("порядок: conv1 (1x1) → bn1 → relu → conv2 (3x3) → bn2 → relu → conv3 (1x1) → bn3, "
+                              "прибавить shortcut, затем relu; stride и groups задаются в conv2, "
+                              "свёртке 3x3"),
+    "lab1.expansion": "ожидался атрибут класса expansion = {want}, получено {got!r}",
+    "lab1.block_ok": ("тот же выход, что у BasicBlock из torchvision, с downsample и без него "
+                      "(max |diff| {diff:.1e}), выход [2, 32, 4, 4] после stride 2"),
+    "lab1.groups": "{label}: ожидалось conv2.groups == 32, получено {got}",
+    "lab1.bottleneck_ok": ("тот же выход, что у Bottleneck из torchvision, обычного и группового 32x4d "
+                           "со stride 2 (max |diff| {diff:.1e})"),
+    "lab1.resnet_differs": ("{label}: ожидался выход torchvision с теми же весами, получено max |diff| {diff:.3g} "
+                            "(использует ли downsample stride своей стадии? обновляется ли in_channels "
+                            "после каждой стадии?)"),
+    "lab1.resnet_ok": ("3 конфигурации (BasicBlock, Bottleneck, групповая) загружают веса torchvision "
+                       "со strict=True и совпадают с ним (max |diff| {diff:.1e})"),
+    "lab1.unknown_factory": "неизвестная фабрика {name!r}; ожидалась одна из {known}",
+    "lab1.factory_count": "{name}(): ожидалось параметров: {want:,} (torchvision {arch}), получено {got:,}",
+    "lab1.factory_item": "{name} {count:,}",
+    "lab1.factories_ok": "число параметров совпадает с torchvision: {counts}",
+    "lab1.output_shape": "ожидалась форма выхода {want}, получено {got}",
+    "lab1.same_diff": "ожидалось max |diff| < {tol:g} относительно torchvision, получено {diff:.3g}",
+    "lab1.same_ok": ("загружает state_dict torchvision со strict=True, выход {shape}, "
+                     "max |diff| {diff:.1e} < {tol:g}"),
+    "lab1.fc_replaced": "extract_embedding заменила model.fc; вычислите эмбеддинг, не меняя модель",
+    "lab1.embedding_shape": "ожидались эмбеддинги формы (3, {dim}) для трёх изображений, получено {got}",
+    "lab1.embedding_fc": ("ожидалось, что model.fc(embedding) равно model(x), получено max |diff| {diff:.3g} "
+                          "(возьмите вектор после avgpool и flatten, до fc)"),
+    "lab1.embedding_ok": "форма (3, {dim}) и fc(embedding) == model(x) (max |diff| {diff:.1e})",
+
+    # ---------------------------------------------------------------- Lab 2 checks
+    "lab2.returns_none": "{name} должна вернуть изменённую модель (return model), а вернула None",
+    "lab2.head_type": "ожидалось, что model.fc — это nn.Linear, получено {got}",
+    "lab2.head_outputs": "ожидалось выходов у головы: {want}, получено {got}",
+    "lab2.head_inputs": "ожидалось входных признаков у головы: {want} (прежнее fc.in_features), получено {got}",
+    "lab2.only_these_train": ("ожидалось, что обучаются только {names}, но у других тензоров ({count} шт.) "
+                              "requires_grad=True (первый: {first})"),
+    "lab2.frozen_wrong": "ожидалось, что {names} обучаются, но {first} заморожен",
+    "lab2.trainable_ok": "обучаемых параметров: {trainable:,} из {total:,} ({names})",
+    "lab2.loop_return": "ожидалось, что train_one_epoch вернёт (mean_loss, accuracy), получено {got!r}",
+    "lab2.never_called_forward": "модель ни разу не вызвана: сделайте прямой проход на каждом батче",
+    "lab2.train_mode": ("во время обучения модель должна быть в режиме train, а была в eval: "
+                        "сначала вызовите model.train()"),
+    "lab2.steps": "ожидался один optimizer.step() на батч (всего {want}), получено {got}",
+    "lab2.accumulate": ("градиенты накапливаются между батчами: вызывайте optimizer.zero_grad() перед "
+                        "loss.backward() на каждом батче"),
+    "lab2.loss_fall": ("ожидалось, что средний loss снизится за 8 эпох на обучаемой игрушечной задаче, получено "
+                       "{first:.3f} → {last:.3f} (усредняется ли loss по примерам?)"),
+    "lab2.acc_fraction": "ожидалась accuracy как доля в [0, 1], получено {acc}",
+    "lab2.train_ok": ("режим train, zero_grad и один шаг на батч; loss на игрушечной задаче {first:.3f} → "
+                      "{last:.3f}, accuracy {acc:.0%}"),
+    "lab2.eval_return": "ожидалось, что evaluate вернёт (mean_loss, accuracy, метки, вероятности класса 1)",
+    "lab2.never_called": "модель ни разу не вызвана",
+    "lab2.eval_mode": "при оценке ожидался режим eval, а был train: сначала вызовите model.eval()",
+    "lab2.eval_no_grad": "при оценке градиенты не должны отслеживаться: оберните цикл в torch.no_grad()",
+    "lab2.eval_changed": "оценка изменила параметры модели",
+    "lab2.eval_labels": ("ожидались истинные метки ({n} шт.) в порядке loader'а в виде массива NumPy, "
+                         "получена форма {shape}"),
+    "lab2.eval_probs": "ожидались вероятности класса 1 (softmax по dim 1, столбец 1), по одной на пример",
+    "lab2.eval_loss": "ожидался средний loss {want:.4f} (взвешенный по размеру батча), получено {got:.4f}",
+    "lab2.eval_acc": "ожидалась accuracy {want:.4f}, получено {got:.4f}",
+    "lab2.eval_ok": "режим eval, no_grad, loss {loss:.3f} и accuracy {acc:.0%} совпадают, вероятностей: {n}",
+    "lab2.groups": "ожидались 2 группы параметров (layer4, fc), получено {got}",
+    "lab2.group_members": "ожидались одна группа ровно с параметрами model.layer4 и одна — с параметрами model.fc",
+    "lab2.group_lrs": "ожидался lr {backbone:g} для layer4 и {head:g} для fc, получено {got}",
+    "lab2.optimizer_ok": "2 группы: layer4 lr {backbone:g}, fc lr {head:g}",
+    "lab2.pair": "ожидалась пара (sensitivity, specificity), получено {got!r}",
+    "lab2.sens_spec": ("для y_true={y}..., y_pred={p}... ожидалось ({sens:.3f}, {spec:.3f}), "
+                       "получено ({got_sens:.3f}, {got_spec:.3f}) — положительный класс 1 (болен)"),
+    "lab2.sens_ok": "проверено случаев: {n}, все совпадают с TP/(TP+FN) и TN/(TN+FP)",
+    "lab2.weights": "для количеств {counts} ожидалось {want}, получено {got}",
+    "lab2.weights_ok": "совпадает с n_samples / (n_classes · count) для сбалансированных и несбалансированных меток",
+
+    # ---------------------------------------------------------------- Lab 3 checks
+    "lab3.not_tensor": "ожидался тензор (есть ли ToTensor в цепочке преобразований?), получено {got}",
+    "lab3.tensor_shape": "ожидался тензор формы (3, {size}, {size}), получено {got}",
+    "lab3.not_normalized": ("ожидались нормализованные значения (mean/std ImageNet), получены значения в [0, 1]: "
+                            "добавьте Normalize"),
+    "lab3.transform_diff": "ожидалось Resize → ToTensor → Normalize(mean/std ImageNet), max |diff| {diff:.3g}",
+    "lab3.transform_ok": "тензор ({channels}, {size}, {size}), нормализованный статистиками ImageNet",
+    "lab3.predict_return": "ожидалось, что predict вернёт (y_true, y_pred)",
+    "lab3.numpy": "ожидались массивы NumPy, получены {a} и {b}",
+    "lab3.no_grad": "градиенты не должны отслеживаться: выполняйте цикл внутри torch.no_grad()",
+    "lab3.true_labels": "ожидались истинные метки ({n} шт.) в порядке loader'а, получена форма {shape}",
+    "lab3.argmax": "ожидались предсказания = индексы максимального логита (torch.max(outputs, 1)[1])",
+    "lab3.predict_ok": "режим eval, no_grad, метки и предсказания ({n} шт.) — массивы NumPy",
+    "lab3.case_batch": "батча [4, 3, 8, 8]",
+    "lab3.case_image": "одного изображения [3, 8, 8]",
+    "lab3.denorm_shape": "для {case} ожидался тензор той же формы, получено {got}",
+    "lab3.swapped": "для {case}: mean и std перепутаны; denormalize — это x * std + mean",
+    "lab3.not_inverse": ("для {case}: ожидалось denormalize(normalize(x)) == x, получено max |diff| {diff:.3g} "
+                         "(умножьте на std, затем прибавьте mean, по каждому каналу)"),
+    "lab3.denorm_ok": "denormalize(normalize(x)) == x для батча и для одного изображения",
+    "lab3.stages": "ожидались стадии 50-слойной сети [3, 4, 6, 3], получено {got}",
+    "lab3.cardinality": ("ожидалась кардинальность 32 с 4 каналами на группу в layer1 (32x4d), "
+                         "получено: групп {groups}, каналов в группе {width}"),
+    "lab3.fc": "ожидалось fc = Linear(2048, {n}), получено {got}",
+    "lab3.resnext_ok": "ResNeXt-50 32x4d: стадии {stages}, 32 группы × 4 канала, fc = Linear(2048, {n})",
+
+    # ---------------------------------------------------------------- Lab 4 checks
+    "lab4.head": "{arch}: ожидалось {name} = Linear({inp}, {n}), получено {got}",
+    "lab4.output": "{arch}: ожидалась форма выхода (2, {n}), получено {got}",
+    "lab4.same_model": "{arch}/{strategy}: ожидалось, что apply_strategy вернёт ту же модель, которую изменила",
+    "lab4.strategy_item": "{arch}/{strategy} {count:,}",
+    "lab4.strategies_ok": "обучаемые параметры: {summary}",
+    "lab4.adam": "ожидался torch.optim.Adam, получено {got}",
+    "lab4.opt_params": ("ожидалось, что в оптимизаторе ровно обучаемые тензоры модели ({want} шт.), получено {got} "
+                        "(передайте [p for p in model.parameters() if p.requires_grad])"),
+    "lab4.lr": "ожидался lr 0.0001, получено {got}",
+    "lab4.scheduler": "ожидался CosineAnnealingLR с T_max = epochs = 15, получено {got} (T_max={tmax})",
+    "lab4.optimizer_ok": "Adam по обучаемым тензорам ({n} шт.), lr 1e-4, CosineAnnealingLR(T_max=15)",
+    "lab4.picked_test": ("ожидался выбор по accuracy на валидации, а выбран запуск с лучшей accuracy на тесте "
+                         "(тестовую выборку нельзя смотреть, пока выбор не сделан)"),
+    "lab4.pick_wrong": ("ожидался запуск 'c' (наибольшая val acc 0.95, затем меньше обучаемых параметров), "
+                        "получено {got!r}"),
+    "lab4.pick_ok": "выбирает по accuracy на валидации, при равенстве — модель с меньшим числом обучаемых параметров",
+    "lab4.onnx_diff": "ожидалось max |ONNX − PyTorch| = {want:.2e} на батче из трёх изображений, получено {got!r}",
+    "lab4.onnx_other": ("для модели PyTorch, у которой bias отличается на 1, ожидалась разница около 1, "
+                        "получено {got!r}; сравнивайте выход onnxruntime с выходом переданной модели"),
+    "lab4.onnx_ok": ("onnxruntime и PyTorch на трёх изображениях: max |diff| {diff:.1e}; "
+                     "изменённая модель обнаруживается"),
+
+    # ---------------------------------------------------------------- runtime
+    "runtime.smoke_value": ("{var}={value!r} не распознано: {var}=1 — демо-режим smoke, "
+                            "{var}=0 (или переменная не задана) — настоящие данные."),
+    "runtime.smoke_notice": "[РЕЖИМ SMOKE] {message}",
+    "runtime.mode_smoke": ("РЕЖИМ SMOKE ({var}=1): синтетические данные вместо настоящих, случайные веса, "
+                           "несколько батчей. Числа ниже показывают, что код работает, а не насколько хорош метод."),
+    "runtime.mode_full": ("Полный режим: настоящие датасеты и веса ImageNet "
+                          "(для быстрой демонстрации задайте {var}=1)."),
+    "runtime.no_cuda": "Запрошено устройство {device!r} ({var}), но CUDA недоступна.",
+    "runtime.no_mps": "Запрошено устройство {device!r} ({var}), но Apple MPS недоступен.",
+
+    # ---------------------------------------------------------------- models
+    "models.no_weights": "у {arch} нет весов {weights!r}; выберите одни из {names}",
+    "models.random_weights": "{arch}: СЛУЧАЙНЫЕ веса вместо весов ImageNet {weights}.",
+    "models.loaded": "{arch}: веса ImageNet {weights} загружены из {path}",
+
+    # ---------------------------------------------------------------- data, metrics, features
+    "data.shape": "ожидались изображения формы [C, H, W] или [N, C, H, W] с C={channels}, получено {shape}",
+    "metrics.square": "ожидалась квадратная матрица по числу классов ({n}), получена форма {shape}",
+    "features.progress": "признаки",
+
+    # ---------------------------------------------------------------- datasets
+    "datasets.report_counts": "{root}: {counts} (всего изображений: {n})",
+    "datasets.report_skipped": "пропущено файлов: {n}; ничего не удалено:",
+    "datasets.unreadable": "не читается как изображение (файл повреждён или это другой формат с расширением картинки)",
+    "datasets.undecodable": "не декодируется ({error}); файл повреждён или обрезан",
+    "datasets.folder_missing": "папки с изображениями {root} нет (ожидалась структура {root}/<класс>/<изображения>)",
+    "datasets.no_classes": "в {root} нет подпапок классов (ожидалась структура {root}/<класс>/<изображения>)",
+    "datasets.class_missing": "папки класса {folders} нет (ожидались классы {classes})",
+    "datasets.no_extension": "нет",
+    "datasets.not_image_file": "не файл изображения (расширение {ext!r})",
+    "datasets.class_empty": "в папке класса {folder} нет читаемых изображений",
+    "datasets.image_read": ("не удаётся прочитать изображение {path}: {error}. Файл повреждён или обрезан; "
+                            "уберите его из папки датасета (ничего не удалено) и запустите снова."),
+    "datasets.not_caching": ("Изображения ({n} шт.) не кешируются в памяти: нужно около {need:,.0f} МиБ, "
+                             "бюджет {budget:,.0f} МиБ; изображения декодируются при каждом обращении."),
+    "datasets.progress_caching": "кеширование изображений",
+    "datasets.grouped_count": "grouped_split: примеров {n}, а групп {groups}; нужна одна группа на каждый пример",
+    "datasets.grouped_fraction": "grouped_split: val_fraction должен быть в (0, 0.5], получено {fraction}",
+    "datasets.grouped_few": ("grouped_split: групп {groups} — этого мало для {folds} фолдов "
+                             "(val_fraction={fraction}); нужно больше пациентов"),
+    "datasets.source_argument": "аргумент",
+    "datasets.not_xray": ("{root} (источник: {source}) — не папка с рентгеновскими снимками: ожидались "
+                          "{root}/train/NORMAL и {root}/train/PNEUMONIA, как в копии chest_xray/ с Kaggle "
+                          "или в распакованном ChestXRay2017.zip"),
+    "datasets.xray_standin": ("рентгеновские снимки: СИНТЕТИЧЕСКИЕ изображения-заменители в {root} (серые полосы, "
+                              "по несколько снимков на пациента с именами файлов как у Kermany, дисбаланс классов "
+                              "как в настоящем наборе), а не настоящие рентгенограммы."),
+    "datasets.extracting_xray": "Распаковка папки chest_xray/ из {archive} в {dest} (архив сохраняется)...",
+    "datasets.unknown_cifar": "это не классы CIFAR-100: {names}",
+    "datasets.cifar_standin": ("CIFAR-100: СИНТЕТИЧЕСКАЯ замена (100 классов, полосы 32×32), "
+                               "а не настоящие фотографии."),
+    "datasets.dogs_report": "пригодных изображений: {total}, пород: {breeds} → {processed}",
+    "datasets.dogs_skipped": "пропущено файлов: {n} (исходные файлы сохранены):",
+    "datasets.too_small": "слишком маленькое ({width}×{height} < {side}×{side})",
+    "datasets.dogs_exists": ("{processed} уже существует, но содержит другое разбиение; "
+                             "переместите эту папку, чтобы подготовить данные заново"),
+    "datasets.dogs_standin": ("Stanford Dogs: СИНТЕТИЧЕСКИЙ архив-заменитель в {base} (5 пород + 1 лишняя), "
+                              "а не настоящие фотографии."),
+    "datasets.extracting_dogs": "Распаковка пород ({n} шт.) из {archive} (архив сохраняется)...",
+
+    # ---------------------------------------------------------------- standins
+    "standins.label": "метка {label} вне диапазона 0..{last}",
+    "standins.not_ours": ("в {root} уже есть файлы, которые не являются заменителем labutils; синтетические "
+                          "изображения туда не записываются. Выберите другую папку или перенесите свои данные."),
+    "standins.mode": "mode должен быть 'RGB' или 'L', получено {mode!r}",
+    "standins.size_range": "size_range должен удовлетворять 8 <= min <= max, получено {got}",
+    "standins.patients": "patients должен задавать 'NORMAL' и 'PNEUMONIA' (в этом порядке), получено {got}",
+    "standins.per_patient": "images_per_patient должен удовлетворять 1 <= min <= max, получено {got}",
+
+    # ---------------------------------------------------------------- registry, fetch, archives
+    "registry.size_mb": "{mb:,.1f} МБ",
+    "registry.size_approx": "~{mb:,.0f} МБ",
+    "registry.size_unknown": "размер неизвестен",
+    "registry.unknown": "{name!r} нет в реестре; известные имена: {known}",
+    "registry.not_zip": "это не полный zip-архив ({error})",
+    "registry.no_jpegs": "в архиве нет изображений .jpeg в {folders}; это не ChestXRay2017.zip",
+    "registry.weights_description": "веса ImageNet {weights} (torchvision)",
+    "registry.description.chest_xray": ("рентгеновские снимки грудной клетки (пневмония), ChestXRay2017.zip "
+                                        "(Kermany et al. 2018, Mendeley Data, CC BY 4.0)"),
+    "registry.description.cifar100": ("CIFAR-100, версия для Python (Krizhevsky 2009); архив, который читает "
+                                      "torchvision.datasets.CIFAR100"),
+    "registry.description.stanford_dogs": ("изображения Stanford Dogs (Khosla et al. 2011), 120 пород; "
+                                           "лабораторная 4 распаковывает пять"),
+    "fetch.size_mismatch": ("{path}: размер {size:,} байт, а для {name!r} ожидалось {want:,} "
+                            "(файл обрезан или это не тот файл)"),
+    "fetch.checksum_mismatch": ("{path}: {algo} {got}... не совпадает с {want}, записанным для {name!r} "
+                                "(файл повреждён или скачан не полностью)"),
+    "fetch.content": "{path}: {error} (запись реестра {name!r})",
+    "fetch.manual_help": (
+        "  - На машине с интернетом выполните `python -m labutils.fetch {name}` и скопируйте\n"
+        "    {dest} в то же место здесь (или укажите в LABUTILS_DATA папку, в которой есть {subdir}/).\n"
+        "  - Или скачайте {url} сами и сохраните как {dest}.\n"
+        "  - Чтобы попробовать ноутбук без настоящих файлов, запустите его с {smoke}=1 "
+        "(синтетические данные, случайные веса)."
+    ),
+    "fetch.set_aside": "{reason}\n  Файл сохранён как {aside}; скачиваю свежую копию.",
+    "fetch.cannot_download": "Не удалось скачать {name!r} ({size}) с {url}: {error}\n{help}",
+    "fetch.broke_off": "Загрузка {name!r} с {url} оборвалась после {size:,} байт: {error}\n{help}",
+    "fetch.ignoring": "{error}\n  Этот файл пропущен.",
+    "fetch.cli_description": ("Заранее скачать датасеты и веса ImageNet курса в data/ "
+                              "(для классов без интернета)."),
+    "fetch.cli_names": "имена из реестра (см. --list)",
+    "fetch.cli_all": "скачать все записи реестра",
+    "fetch.cli_list": "показать записи реестра и выйти",
+    "fetch.cli_dest": "папка данных (по умолчанию data/ или $LABUTILS_DATA)",
+    "fetch.cli_entry": "{name:18} {kind:8} лаб. {labs:5} {size:>10}  {description}",
+    "fetch.cli_unknown": "неизвестные имена: {names}; известные: {known}",
+    "fetch.cli_ok": "готово  {name}: {path}",
+    "fetch.cli_fail": "ОШИБКА  {name}: {error}",
+    "fetch.cli_summary": "скачано: {ok}, с ошибкой: {failed}",
+    "fetch.cli_summary_names": "скачано: {ok}, с ошибкой: {failed} ({names})",
+    "archives.outside": ("{archive}: элемент {name!r} был бы записан вне целевой папки; "
+                         "ничего не распаковано"),
+    "archives.exists": "{dest} уже существует; удалите или переименуйте его, чтобы распаковать заново",
+    "archives.symlink": "{archive}: элемент {name!r} — символическая ссылка; ничего не распаковано",
+    "archives.bad_zip": "{archive}: {error}; скачайте архив заново (python -m labutils.fetch)",
+    "archives.special": "{archive}: элемент {name!r} — ссылка или специальный файл; ничего не распаковано",
+
+    # ---------------------------------------------------------------- training
+    "training.n_steps": "n_steps должно быть не меньше 1, получено {n}",
+    "training.hours": "{hours} ч {minutes:02d} мин",
+    "training.minutes": "{minutes} мин {seconds:02d} с",
+    "training.seconds": "{seconds:.1f} с",
+    "training.milliseconds": "{ms:.3g} мс",
+    "training.frozen_bn": ("frozen_bn должен быть 'eval' (замороженные слои BatchNorm сохраняют накопленные "
+                           "статистики) или 'train' (поведение PyTorch по умолчанию: каждый BatchNorm следует "
+                           "model.train()), получено {got!r}"),
+    "training.loader": "loader",
+    "training.no_batches": "«{what}»: DataLoader не выдал ни одного батча; не пуст ли датасет?",
+    "training.resume_mismatch": ("{checkpoint} обучен с frozen_bn={saved!r}, а этот вызов просит "
+                                 "frozen_bn={asked!r}; передайте то же значение или удалите {run_dir}, "
+                                 "чтобы обучить заново"),
+    "training.resuming": "Продолжаю {run} с контрольной точки после эпохи {epoch}.",
+    "training.progress_train": "обучение",
+    "training.progress_val": "валидация",
+    "training.bad_json": "{path} — некорректный JSON ({error}); удалите его, чтобы заново запустить этот эксперимент",
+}
