@@ -1,17 +1,23 @@
 """Single-source assignments: build the student notebooks from ``solutions/`` and check them.
 
-In a solution notebook, code the student writes sits between two marker lines, with a hint
-above them::
+In a solution notebook, code the student writes sits between two marker lines, under a hint (a
+comment block that starts with ``# TODO: Задание N.M`` and may go on over several comment lines)::
 
-    # TODO: Task 1.1 (ResidualBlock.forward) — add the shortcut, then apply ReLU
+    # TODO: Задание 1.1 (ResidualBlock.forward) — соедините основной путь с обходным,
+    #   чтобы блок учил поправку к входу
     ### BEGIN SOLUTION
     out = out + identity
     ### END SOLUTION
 
-``build`` replaces each marked region by ``raise NotImplementedError("<hint>")`` (keeping the
-hint), clears outputs and sets the kernelspec to ``python3``. ``check`` fails, naming notebook
-and cell, when a student notebook is missing or stale, when solution code leaked into it, or when
-any notebook has outputs or another kernelspec. ``clean`` strips outputs from the solutions.
+Answers to control questions sit between the same two markers in a markdown cell.
+
+``build`` replaces each code region by ``raise NotImplementedError("Задание N.M: впишите решение")``
+(keeping the hint) and each markdown region by a placeholder, clears outputs and writes the
+kernelspec and language metadata that Jupyter would write. ``check`` fails, naming notebook and
+cell, when a student notebook is missing or stale, when solution code or an answer leaked into
+it, when a hint repeats a solution line, when a student-facing code line is wider than
+``MAX_WIDTH`` characters, or when any notebook has outputs or another kernelspec. ``clean``
+strips outputs from the solutions.
 
     python -m labutils.assignments build
     python -m labutils.assignments check
@@ -30,8 +36,22 @@ from .runtime import project_root
 BEGIN = "### BEGIN SOLUTION"
 END = "### END SOLUTION"
 _TODO = re.compile(r"^\s*# TODO:\s*(?P<hint>.*\S)\s*$")
-_TASK = re.compile(r"\bTask \d+(\.\d+)*\b")
+_TASK = re.compile(r"\b(?:Задание|Task) (?P<id>\d+(\.\d+)*)\b")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+# What JupyterLab writes into a notebook when its python3 kernel starts (JupyterLab marks the notebook
+# modified unless the stored values are equal). Only the Python version can differ on a student's machine.
+LANGUAGE_INFO = {
+    "codemirror_mode": {"name": "ipython", "version": 3},
+    "file_extension": ".py",
+    "mimetype": "text/x-python",
+    "name": "python",
+    "nbconvert_exporter": "python",
+    "pygments_lexer": "ipython3",
+    "version": "3.11.7",
+}
+MAX_WIDTH = 100  # characters per student-facing code line: wider lines make students scroll sideways
+ANSWER_STUB = "*Ваш ответ:* …"
+_MIN_REPEAT = 10  # non-space characters: a shorter solution piece in a hint is not counted as giving it away
 
 
 class AssignmentError(ValueError):
@@ -39,20 +59,27 @@ class AssignmentError(ValueError):
 
 
 def _hint_above(out_lines: list[str], where: str, lineno: int) -> str:
-    """The ``# TODO:`` hint for a region: the comment block directly above the BEGIN line."""
+    """The hint for a region: the ``# TODO:`` line and the comment lines after it, up to BEGIN, as one text."""
+    block: list[str] = []
     for line in reversed(out_lines):
         stripped = line.strip()
         if not stripped.startswith("#"):
             break
         match = _TODO.match(line)
         if match:
-            hint = match.group("hint")
+            hint = " ".join([match.group("hint")] + [b.lstrip("#").strip() for b in reversed(block)]).strip()
             if not _TASK.search(hint):
                 raise AssignmentError(f"{where}, line {lineno}: the TODO hint must name its task "
-                                      f"(e.g. '# TODO: Task 1.1 (...) ...'), got {hint!r}")
+                                      f"(e.g. '# TODO: Задание 1.1 (...) ...'), got {hint!r}")
             return hint
-    raise AssignmentError(f"{where}, line {lineno}: '{BEGIN}' needs a '# TODO: Task N.M ...' hint "
+        block.append(stripped)
+    raise AssignmentError(f"{where}, line {lineno}: '{BEGIN}' needs a '# TODO: Задание N.M ...' hint "
                           "in the comment lines directly above it")
+
+
+def _stub(hint: str) -> str:
+    """The line that replaces a code region in the student notebook (short, so it fits MAX_WIDTH)."""
+    return f'raise NotImplementedError("Задание {_TASK.search(hint).group("id")}: впишите решение")'
 
 
 def solution_regions(source: str, where: str = "cell") -> list[tuple[str, list[str]]]:
@@ -86,7 +113,7 @@ def _split(source: str, where: str):
         if not any(b.strip() for b in body):
             raise AssignmentError(f"{where}, line {i + 1}: empty solution region")
         regions.append((hint, body))
-        out.append(f"{indent}raise NotImplementedError({hint!r})")
+        out.append(f"{indent}{_stub(hint)}")
         i = j + 1
     return "\n".join(out), regions
 
@@ -94,6 +121,68 @@ def _split(source: str, where: str):
 def strip_solutions(source: str, where: str = "cell") -> str:
     """The student version of one code cell's source."""
     return _split(source, where)[0]
+
+
+def answer_regions(source: str, where: str = "cell") -> tuple[str, list[list[str]]]:
+    """A markdown cell's student version (each answer region replaced by ``ANSWER_STUB``) and the answers."""
+    out: list[str] = []
+    answers: list[list[str]] = []
+    lines = source.splitlines()
+    i = 0
+    while i < len(lines):
+        stripped = lines[i].strip()
+        if stripped == END:
+            raise AssignmentError(f"{where}, line {i + 1}: '{END}' without a matching '{BEGIN}'")
+        if stripped != BEGIN:
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i + 1
+        while j < len(lines) and lines[j].strip() not in (BEGIN, END):
+            j += 1
+        if j == len(lines) or lines[j].strip() == BEGIN:
+            raise AssignmentError(f"{where}, line {i + 1}: '{BEGIN}' is never closed by '{END}'")
+        body = lines[i + 1 : j]
+        if not any(b.strip() for b in body):
+            raise AssignmentError(f"{where}, line {i + 1}: empty answer region")
+        answers.append(body)
+        out.append(ANSWER_STUB)
+        i = j + 1
+    return "\n".join(out), answers
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _giveaways(line: str) -> list[str]:
+    """Pieces of a solution line that a hint must not repeat: the line, an assignment's right side, a return value."""
+    code = line.split("  #", 1)[0].strip()
+    pieces = [code]
+    match = re.match(r"^[\w.\[\], ]+?\s*(?:[-+*/@%]|//)?=(?!=)\s*(?P<rhs>.+)$", code)
+    if match:
+        pieces.append(match.group("rhs"))
+    if code.startswith("return "):
+        pieces.append(code[len("return "):])
+    # A bare (dotted) name such as `downsample` or `model.fc.in_features` is a concept a hint may name;
+    # expressions and calls are what gives a solution away.
+    return [p for p in pieces if len(_normalized(p)) >= _MIN_REPEAT
+            and not re.fullmatch(r"(?:return\s+)?[\w.]+", p.strip())]
+
+
+def hint_problems(source: str, where: str = "cell") -> list[str]:
+    """A message for each hint that repeats (ignoring whitespace) a piece of its own solution."""
+    problems = []
+    for hint, body in solution_regions(source, where):
+        flat = _normalized(hint)
+        for line in body:
+            for piece in _giveaways(line):
+                if _normalized(piece) in flat:
+                    task = _TASK.search(hint).group(0)
+                    problems.append(f"{where}: the hint of {task} gives away the solution {piece!r}; "
+                                    "say what to build and why, not the code")
+                    break
+    return problems
 
 
 def _read(path: Path):
@@ -110,13 +199,18 @@ def build_notebook(solution_path: Path):
     nb = _read(solution_path)
     student = copy.deepcopy(nb)
     for idx, cell in enumerate(student.cells):
+        where = f"{solution_path} cell {idx}"
+        if cell.cell_type == "markdown":
+            cell.source = answer_regions(cell.source, where)[0]
+            continue
         if cell.cell_type != "code":
             continue
-        cell.source = strip_solutions(cell.source, f"{solution_path} cell {idx}")
+        cell.source = strip_solutions(cell.source, where)
         cell.outputs = []
         cell.execution_count = None
         cell.metadata.pop("execution", None)
     student.metadata["kernelspec"] = dict(KERNELSPEC)
+    student.metadata["language_info"] = copy.deepcopy(LANGUAGE_INFO)
     student.metadata["labutils"] = {"lab": Path(solution_path).stem}  # lets the grader detect the lab
     return student
 
@@ -149,21 +243,29 @@ def _hygiene(path: Path, nb) -> list[str]:
     return problems
 
 
-def _leaks(path: Path, student, solution_lines: set[str], allowed: set[str]) -> list[str]:
-    """Marker lines, or lines found only inside solution regions, that appear in a student notebook."""
+def _leaks(path: Path, student, solution_lines: set[str], answer_lines: set[str], allowed: set[str]) -> list[str]:
+    """Marker lines, or lines found only inside solution or answer regions, that appear in a student notebook."""
     problems = []
     for idx, cell in enumerate(student.cells):
-        if cell.cell_type != "code":
+        if cell.cell_type not in ("code", "markdown"):
             continue
+        secret, what = (solution_lines, "solution code") if cell.cell_type == "code" else (answer_lines, "answer")
         for lineno, line in enumerate(cell.source.splitlines(), 1):
             stripped = line.strip()
             if stripped in (BEGIN, END):
                 problems.append(f"{path} cell {idx}, line {lineno}: solution marker {stripped!r} leaked")
             elif stripped not in allowed:
-                leaked = next((s for s in solution_lines if s in stripped), None)
+                leaked = next((s for s in secret if s in stripped), None)
                 if leaked is not None:
-                    problems.append(f"{path} cell {idx}, line {lineno}: solution code leaked: {leaked!r}")
+                    problems.append(f"{path} cell {idx}, line {lineno}: {what} leaked: {leaked!r}")
     return problems
+
+
+def _too_wide(path: Path, student) -> list[str]:
+    """Student-facing code lines wider than ``MAX_WIDTH`` characters."""
+    return [f"{path} cell {idx}, line {lineno}: {len(line)} characters, more than {MAX_WIDTH}; wrap it"
+            for idx, cell in enumerate(student.cells) if cell.cell_type == "code"
+            for lineno, line in enumerate(cell.source.splitlines(), 1) if len(line) > MAX_WIDTH]
 
 
 def check(solutions: Path, notebooks: Path) -> list[str]:
@@ -195,8 +297,18 @@ def check(solutions: Path, notebooks: Path) -> list[str]:
             for _, body in solution_regions(cell.source, f"{src} cell {idx}")
             for b in body if len(b.strip()) >= 12 and not b.strip().startswith("#")
         }
+        answer_lines = {
+            b.strip()
+            for idx, cell in enumerate(sol.cells) if cell.cell_type == "markdown"
+            for body in answer_regions(cell.source, f"{src} cell {idx}")[1]
+            for b in body if len(b.strip()) >= 12
+        }
+        for idx, cell in enumerate(sol.cells):
+            if cell.cell_type == "code":
+                problems += hint_problems(cell.source, f"{src} cell {idx}")
         allowed = {line.strip() for cell in expected.cells for line in cell.source.splitlines()}
-        problems += _leaks(dst, actual, solution_lines, allowed)
+        problems += _leaks(dst, actual, solution_lines, answer_lines, allowed)
+        problems += _too_wide(dst, actual)
         if len(actual.cells) != len(expected.cells):
             problems.append(f"{dst}: stale, has {len(actual.cells)} cells but {src} builds {len(expected.cells)}; "
                             "run python -m labutils.assignments build")

@@ -3,7 +3,7 @@
 For each submission (a notebook, or every notebook in a folder) the grader
 
 1. detects the lab (metadata written by ``labutils.assignments build``, else the file name, else
-   the ``Task N.M`` hints in its code);
+   the ``Задание N.M`` (or older ``Task N.M``) hints in its code);
 2. executes it in smoke mode in a fresh kernel, in its own temporary data folder, under a time
    limit; errors do not stop execution, and each is recorded with its cell;
 3. runs the lab's checks from here, not the notebook's check cells: deleting or editing those
@@ -57,11 +57,8 @@ LABS: dict[str, list[Item]] = {
              "from torchvision.models import resnet18 as _r18\nchecks.check_embedding(extract_embedding, _r18())"),
     ],
     "02_chest_xray_finetuning": [
-        Item("2.1", "replace_head", 1,
-             "from torchvision.models import resnet18 as _r18\nchecks.check_head(replace_head(_r18(), 2))"),
-        Item("2.2", "freeze_backbone", 1,
-             "import torch.nn as _nn\nfrom torchvision.models import resnet18 as _r18\n"
-             "_m = _r18(); _m.fc = _nn.Linear(512, 2)\nchecks.check_frozen_backbone(freeze_backbone(_m))"),
+        Item("2.1", "replace_head", 1, "checks.check_head(replace_head)"),
+        Item("2.2", "freeze_backbone", 1, "checks.check_frozen_backbone(freeze_backbone)"),
         Item("2.3", "train_one_epoch", 2, "checks.check_train_loop(train_one_epoch)"),
         Item("2.4", "evaluate", 2, "checks.check_eval_loop(evaluate)"),
         Item("2.5", "make_finetune_optimizer", 1,
@@ -146,7 +143,7 @@ def detect_lab(path: Path, nb) -> str | None:
     for stem in LABS:
         if path.stem.startswith(stem) or stem in path.stem:
             return stem
-    numbers = re.findall(r"# TODO: Task (\d+)\.", "\n".join(c.source for c in nb.cells if c.cell_type == "code"))
+    numbers = re.findall(r"# TODO: (?:Task|Задание) (\d+)\.", "\n".join(c.source for c in nb.cells if c.cell_type == "code"))
     if numbers:
         most = max(set(numbers), key=numbers.count)
         matches = [stem for stem in LABS if stem.startswith(f"{int(most):02d}_")]
