@@ -59,6 +59,74 @@ def _forward(task: str, model, x, what: str):
 
 
 # ---------------------------------------------------------------------------------------------
+# copying the library: a graded class that is, subclasses or borrows the methods of torchvision's
+
+
+# the classes of torchvision.models.resnet that the lab has students write
+_TV_CLASSES = ("BasicBlock", "Bottleneck", "ResNet")
+
+
+def _tv_functions() -> dict:
+    """Code object -> qualified name ("torchvision.models.resnet.BasicBlock.forward") of each method
+    of torchvision's BasicBlock, Bottleneck and ResNet."""
+    from torchvision.models import resnet as tv
+
+    found = {}
+    for cls_name in _TV_CLASSES:
+        for attr, value in vars(getattr(tv, cls_name)).items():
+            value = getattr(value, "__func__", value)  # staticmethod / classmethod
+            code = getattr(value, "__code__", None)
+            if code is not None:
+                found[code] = f"{tv.__name__}.{cls_name}.{attr}"
+    return found
+
+
+def _torchvision_origin(cls):
+    """What of torchvision's ResNet code ``cls`` is, or ``None`` for the student's own class.
+
+    Returns ``(origin, None)`` when ``cls`` is one of torchvision's BasicBlock/Bottleneck/ResNet or
+    a subclass of it, and ``(origin, method)`` when a method of ``cls`` (or of a base class of its
+    own, below ``nn.Module``) is one of their functions, e.g. ``forward = BasicBlock.forward``.
+    Functions are compared by code object, so a re-wrapped copy of the function is found too.
+    """
+    from torchvision.models import resnet as tv
+
+    if not isinstance(cls, type):
+        return None
+    for cls_name in _TV_CLASSES:
+        if issubclass(cls, getattr(tv, cls_name)):
+            return f"{tv.__name__}.{cls_name}", None
+    functions = _tv_functions()
+    for klass in cls.__mro__:
+        module = getattr(klass, "__module__", "") or ""
+        if module == "builtins" or module == "torch" or module.startswith("torch."):
+            continue  # nn.Module and object
+        for attr, value in vars(klass).items():
+            value = getattr(value, "__func__", value)
+            value = getattr(value, "fget", value)  # property
+            code = getattr(value, "__code__", None)
+            if code in functions:
+                return functions[code], attr
+    return None
+
+
+def _reject_copy(task: str, obj, name: str, what_key: str, *, built: bool = False) -> None:
+    """Fail ``task`` when ``obj`` is torchvision's class (see :func:`_torchvision_origin`).
+
+    ``obj`` is the class the student passed (``name`` is its name in the notebook), or, with
+    ``built=True``, the type of the object the student's code built (``name`` is the call).
+    """
+    origin = _torchvision_origin(obj)
+    if origin is None:
+        return
+    where, method = origin
+    what = t(what_key)
+    if method is None:
+        fail(task, t("lab1.copy_built" if built else "lab1.copy_class", name=name, origin=where, what=what))
+    fail(task, t("lab1.copy_method", name=name, method=method, origin=where, what=what))
+
+
+# ---------------------------------------------------------------------------------------------
 # Lab 1: residual blocks and ResNet
 
 
@@ -152,8 +220,11 @@ def check_residual_block(ResidualBlock, task: str = "Task 1.1 ResidualBlock") ->
     """Lab 1: the student's BasicBlock equals torchvision's, with and without a downsample."""
     from torchvision.models.resnet import BasicBlock
 
+    _reject_copy(task, ResidualBlock, "ResidualBlock", "lab1.copy.block")
     x = _block_input(task, ResidualBlock, 1, 16)
-    d1 = _compare_block(task, ResidualBlock(16, 16), BasicBlock(16, 16), x, _basic_variants,
+    student = ResidualBlock(16, 16)
+    _reject_copy(task, type(student), "ResidualBlock(16, 16)", "lab1.copy.block", built=True)
+    d1 = _compare_block(task, student, BasicBlock(16, 16), x, _basic_variants,
                         "ResidualBlock(16, 16)", _BASIC_ORDER)
     student = ResidualBlock(16, 32, stride=2, downsample=_downsample(16, 32, 2))
     d2 = _compare_block(task, student, BasicBlock(16, 32, stride=2, downsample=_downsample(16, 32, 2)),
@@ -166,8 +237,11 @@ def check_bottleneck(Bottleneck, task: str = "Task 1.2 Bottleneck") -> Verdict:
     """Lab 1: the student's Bottleneck equals torchvision's, plain and grouped (ResNeXt) variants."""
     from torchvision.models.resnet import Bottleneck as TVBottleneck
 
+    _reject_copy(task, Bottleneck, "Bottleneck", "lab1.copy.block")
     x = _block_input(task, Bottleneck, 4, 64)
-    d1 = _compare_block(task, Bottleneck(64, 16), TVBottleneck(64, 16), x, _bottleneck_variants,
+    student = Bottleneck(64, 16)
+    _reject_copy(task, type(student), "Bottleneck(64, 16)", "lab1.copy.block", built=True)
+    d1 = _compare_block(task, student, TVBottleneck(64, 16), x, _bottleneck_variants,
                         "Bottleneck(64, 16)", _BOTTLENECK_ORDER)
     cfg = dict(stride=2, groups=32, base_width=4)
     student = Bottleneck(64, 64, downsample=_downsample(64, 256, 2), **cfg)
@@ -183,10 +257,14 @@ def check_bottleneck(Bottleneck, task: str = "Task 1.2 Bottleneck") -> Verdict:
 
 @student_check
 def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = "Task 1.3 ResNet._make_layer") -> Verdict:
-    """Lab 1: ``ResNet(block, layers)`` builds the same stages as torchvision's for both block types."""
+    """Lab 1: ``ResNet(block, layers)`` builds the same stages as torchvision's for both block types.
+
+    Only ``ResNet`` is graded here: the grader passes torchvision's blocks, the notebook the student's.
+    """
     import torch
     from torchvision.models import resnet as tv
 
+    _reject_copy(task, ResNet, "ResNet", "lab1.copy.resnet")
     torch.manual_seed(0)
     x = torch.randn(2, 3, 64, 64)
     cases = [
@@ -198,6 +276,7 @@ def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = "Task 1.3 ResNet
     for block, tv_block, layers, extra in cases:
         label = f"ResNet({block.__name__}, {layers}{', ' if extra else ''}{', '.join(f'{k}={v}' for k, v in extra.items())}, num_classes=10)"
         student = ResNet(block, layers, num_classes=10, **extra)
+        _reject_copy(task, type(student), label, "lab1.copy.resnet", built=True)
         reference = tv.ResNet(tv_block, layers, num_classes=10, **extra)
         _, diff = _paired_outputs(task, student, reference, x, label, seed=2)
         if diff > TOL:
@@ -209,26 +288,124 @@ def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = "Task 1.3 ResNet
 _TV_FACTORIES = {"ResNet18": "resnet18", "ResNet34": "resnet34", "ResNet50": "resnet50",
                  "ResNeXt50_32x4d": "resnext50_32x4d"}
 
+# The names a factory's code uses, replaced by references while it runs (see check_factories).
+_REFERENCE_NAMES = ("ResNet", "ResidualBlock", "Bottleneck")
+# torchvision's block -> the lab's name for it, as verdicts show it
+_BLOCK_NAMES = {"BasicBlock": "ResidualBlock", "Bottleneck": "Bottleneck"}
+
+
+def _config_text(block: str, layers, groups: int = 1, width_per_group: int = 64) -> str:
+    """``ResNet(Bottleneck, [3, 4, 6, 3], groups=32, width_per_group=4)``, the way a factory writes it."""
+    extra = f", groups={groups}, width_per_group={width_per_group}" if (groups, width_per_group) != (1, 64) else ""
+    return f"ResNet({block}, {list(layers)}{extra})"
+
+
+def _reference_config(model) -> tuple:
+    """(block, layers, groups, width_per_group) of a torchvision ResNet, with the lab's block name."""
+    block = _BLOCK_NAMES.get(type(model.layer1[0]).__name__, type(model.layer1[0]).__name__)
+    layers = [len(getattr(model, f"layer{i}")) for i in range(1, 5)]
+    return block, layers, model.groups, model.base_width
+
+
+class _ReferenceBuilds:
+    """Reference ``ResNet``, ``ResidualBlock`` and ``Bottleneck`` built on torchvision, recording each build.
+
+    ``ResNet(block, layers, num_classes=1000, groups=1, width_per_group=64)`` has the signature of the
+    lab's class and returns ``torchvision.models.resnet.ResNet(...)`` with the same arguments; the
+    blocks are torchvision's BasicBlock and Bottleneck. ``builds`` maps ``id(model)`` to the
+    arguments of each model built, so a check can tell that a factory's model came from here.
+    """
+
+    def __init__(self, task: str, factory: str):
+        from torchvision.models import resnet as tv
+
+        self.builds: dict[int, dict] = {}
+        builds = self.builds
+
+        def ResNet(block, layers, num_classes=1000, groups=1, width_per_group=64):
+            # The lab's blocks are torchvision's here; a block class from elsewhere (a factory whose
+            # globals lack the lab's names) is told by its expansion: 1 is a BasicBlock, 4 a Bottleneck.
+            tv_block = block if any(block is b for b in (tv.BasicBlock, tv.Bottleneck)) else None
+            if tv_block is None:
+                tv_block = {1: tv.BasicBlock, 4: tv.Bottleneck}.get(getattr(block, "expansion", None))
+            if tv_block is None:
+                fail(task, t("lab1.factory_block", name=factory, got=getattr(block, "__name__", repr(block))))
+            model = tv.ResNet(tv_block, layers, num_classes=num_classes, groups=groups,
+                              width_per_group=width_per_group)
+            builds[id(model)] = {"block": _BLOCK_NAMES[tv_block.__name__], "layers": list(layers),
+                                 "groups": groups, "width_per_group": width_per_group, "model": model}
+            return model
+
+        self.names = {"ResNet": ResNet, "ResidualBlock": tv.BasicBlock, "Bottleneck": tv.Bottleneck}
+
+    def call(self, fn, *args):
+        """Call ``fn(*args)`` with the references in place of the names its globals hold, then restore them.
+
+        Only names present in ``fn.__globals__`` are replaced (none is added), and the originals are
+        put back in a ``finally``, also when the factory raises. Returns the factory's result and the
+        recorded build that it is, or ``None`` when it did not come from the reference ``ResNet``.
+        """
+        namespace = getattr(fn, "__globals__", None)
+        saved = {}
+        if isinstance(namespace, dict):
+            saved = {name: namespace[name] for name in _REFERENCE_NAMES if name in namespace}
+        try:
+            for name in saved:
+                namespace[name] = self.names[name]
+            model = fn(*args)
+        finally:
+            for name, value in saved.items():
+                namespace[name] = value
+        build = self.builds.get(id(model))
+        return model, (build if build is not None and build["model"] is model else None)
+
 
 @student_check
 def check_factories(factories: dict, task: str = "Task 1.4 ResNet18/34/50 and ResNeXt50_32x4d") -> Verdict:
-    """Lab 1: each factory's parameter count equals the torchvision model of the same name."""
+    """Lab 1: each factory builds the torchvision model of the same name with the lab's ``ResNet``.
+
+    Only the factories are graded here, not the classes they build with: while each factory runs,
+    the names ``ResNet``, ``ResidualBlock`` and ``Bottleneck`` in its own globals point to reference
+    adapters on torchvision (:class:`_ReferenceBuilds`), so a mistake of tasks 1.1-1.3 does not cost
+    task 1.4. The factory's model must come from that ``ResNet`` with the block, stages ``layers``
+    and (ResNeXt) ``groups``/``width_per_group`` of torchvision's model, the same parameter count,
+    and ``num_classes`` passed on. A factory that returns torchvision's model itself fails as a copy.
+
+    A factory whose globals lack those names (defined in another module, or building through a
+    closure) is called as it is: its model is checked as a whole, by the parameter count and
+    ``num_classes`` only, and still fails as a copy if it is torchvision's ResNet.
+    """
     from torchvision.models import get_model
 
     from ..models import count_parameters
 
-    counts = []
+    counts, isolated = [], True
     for name, fn in factories.items():
         arch = _TV_FACTORIES.get(name)
         if arch is None:
             fail(task, t("lab1.unknown_factory", name=name, known=list(_TV_FACTORIES)))
-        model = fn()
-        got = count_parameters(model)
-        want = count_parameters(get_model(arch, weights=None))
-        if got != want:
-            fail(task, t("lab1.factory_count", name=name, want=want, arch=arch, got=got))
-        counts.append(t("lab1.factory_item", name=name, count=got))
-    return passed(task, t("lab1.factories_ok", counts=", ".join(counts)))
+        reference = get_model(arch, weights=None)
+        refs = _ReferenceBuilds(task, name)
+        model, build = refs.call(fn)
+        if build is None:
+            _reject_copy(task, type(model), f"{name}()", "lab1.copy.model", built=True)
+            isolated = False
+        got_count, want_count = count_parameters(model), count_parameters(reference)
+        if build is not None:
+            got = (build["block"], build["layers"], build["groups"], build["width_per_group"])
+            want = _reference_config(reference)
+            if got != want:
+                fail(task, t("lab1.factory_config", name=name, want=_config_text(*want), arch=arch,
+                             want_count=want_count, got=_config_text(*got), got_count=got_count))
+        if got_count != want_count:
+            fail(task, t("lab1.factory_count", name=name, want=want_count, arch=arch, got=got_count))
+        small, _ = refs.call(fn, 10)
+        outputs = getattr(getattr(small, "fc", None), "out_features", None)
+        if outputs != 10:
+            fail(task, t("lab1.factory_num_classes", name=name, got=outputs))
+        counts.append(t("lab1.factory_item", name=name, count=got_count))
+    key = "lab1.factories_ok_reference" if isolated else "lab1.factories_ok"
+    return passed(task, t(key, counts=", ".join(counts)))
 
 
 @student_check

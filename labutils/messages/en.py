@@ -53,6 +53,20 @@ MESSAGES = {
     "lab1.factory_count": "{name}(): expected {want:,} parameters (torchvision {arch}), got {got:,}",
     "lab1.factory_item": "{name} {count:,}",
     "lab1.factories_ok": "parameter counts equal torchvision's: {counts}",
+    "lab1.factories_ok_reference": ("parameter counts equal torchvision's: {counts}; block and stages as in "
+                                    "torchvision (the factories ran with reference ResNet and blocks from "
+                                    "torchvision, so mistakes of tasks 1.1-1.3 do not count here)"),
+    "lab1.factory_config": ("{name}(): expected {want}, as torchvision's {arch} with {want_count:,} parameters; "
+                            "got {got} with {got_count:,} parameters"),
+    "lab1.factory_block": "{name}(): ResNet got the block {got}, expected ResidualBlock or Bottleneck",
+    "lab1.factory_num_classes": ("{name}(10): expected fc with 10 outputs (pass num_classes on to ResNet), "
+                                 "got {got}"),
+    "lab1.copy_class": "{name} is {origin} (or a subclass of it): the task asks you to {what}",
+    "lab1.copy_built": "{name} builds {origin} (or a subclass of it): the task asks you to {what}",
+    "lab1.copy_method": "{name}.{method} is the function {origin}: the task asks you to {what}",
+    "lab1.copy.block": "write the block yourself",
+    "lab1.copy.resnet": "write ResNet._make_layer yourself",
+    "lab1.copy.model": "build the model with the ResNet class of task 1.3, not take torchvision's",
     "lab1.output_shape": "expected output shape {want}, got {got}",
     "lab1.same_diff": "expected max |diff| < {tol:g} against torchvision, got {diff:.3g}",
     "lab1.same_ok": ("loads torchvision's state_dict with strict=True, output {shape}, "

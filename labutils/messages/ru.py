@@ -60,6 +60,20 @@ MESSAGES = {
     "lab1.factory_count": "{name}(): ожидалось параметров: {want:,} (torchvision {arch}), получено {got:,}",
     "lab1.factory_item": "{name} {count:,}",
     "lab1.factories_ok": "число параметров совпадает с torchvision: {counts}",
+    "lab1.factories_ok_reference": ("число параметров совпадает с torchvision: {counts}; блок и стадии — как у "
+                                    "torchvision (фабрики вызваны с эталонными ResNet и блоками из torchvision, "
+                                    "так что ошибки заданий 1.1–1.3 здесь не учитываются)"),
+    "lab1.factory_config": ("{name}(): ожидалась модель {want} — как torchvision {arch}, параметров: {want_count:,}; "
+                            "получено {got}, параметров: {got_count:,}"),
+    "lab1.factory_block": "{name}(): ResNet получил блок {got}, а ожидался ResidualBlock или Bottleneck",
+    "lab1.factory_num_classes": ("{name}(10): ожидалось 10 выходов у fc (передайте num_classes в ResNet), "
+                                 "получено {got}"),
+    "lab1.copy_class": "{name} — это {origin} (или его подкласс): задание требует {what}",
+    "lab1.copy_built": "{name} создаёт {origin} (или его подкласс): задание требует {what}",
+    "lab1.copy_method": "{name}.{method} — это функция {origin}: задание требует {what}",
+    "lab1.copy.block": "написать блок самим",
+    "lab1.copy.resnet": "написать ResNet._make_layer самим",
+    "lab1.copy.model": "собрать модель классом ResNet из задания 1.3, а не брать готовую из torchvision",
     "lab1.output_shape": "ожидалась форма выхода {want}, получено {got}",
     "lab1.same_diff": "ожидалось max |diff| < {tol:g} относительно torchvision, получено {diff:.3g}",
     "lab1.same_ok": ("загружает state_dict torchvision со strict=True, выход {shape}, "
