@@ -3,25 +3,11 @@ from __future__ import annotations
 
 from ..messages import t
 from .core import TOL, Verdict, fail, passed, student_check
+from .protocol import register, self_check
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
-
-
-def _randomize(module, seed: int = 0) -> None:
-    """Give BatchNorm layers random affine parameters and running statistics (so BN is not a no-op)."""
-    import torch
-    from torch import nn
-
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                m.weight.copy_(torch.rand(m.weight.shape, generator=gen) + 0.5)
-                m.bias.copy_(torch.randn(m.bias.shape, generator=gen) * 0.2)
-                m.running_mean.copy_(torch.randn(m.running_mean.shape, generator=gen) * 0.2)
-                m.running_var.copy_(torch.rand(m.running_var.shape, generator=gen) + 0.5)
 
 
 def _load_into(task: str, target, source, what: str, *, student_is_source: bool = True) -> None:
@@ -110,24 +96,8 @@ def _torchvision_origin(cls):
     return None
 
 
-def _reject_copy(task: str, obj, name: str, what_key: str, *, built: bool = False) -> None:
-    """Fail ``task`` when ``obj`` is torchvision's class (see :func:`_torchvision_origin`).
-
-    ``obj`` is the class the student passed (``name`` is its name in the notebook), or, with
-    ``built=True``, the type of the object the student's code built (``name`` is the call).
-    """
-    origin = _torchvision_origin(obj)
-    if origin is None:
-        return
-    where, method = origin
-    what = t(what_key)
-    if method is None:
-        fail(task, t("lab1.copy_built" if built else "lab1.copy_class", name=name, origin=where, what=what))
-    fail(task, t("lab1.copy_method", name=name, method=method, origin=where, what=what))
-
-
 # ---------------------------------------------------------------------------------------------
-# Lab 1: residual blocks and ResNet
+# Lab 1: residual blocks and ResNet, as probes (student's process) and judges (grader's process)
 
 
 def _basic_variants(block, x):
@@ -159,41 +129,6 @@ def _bottleneck_variants(block, x):
     }
 
 
-def _paired_outputs(task, student, reference, x, label, *, seed):
-    """Copy the student's (BN-randomized) weights into torchvision's module strictly and run both.
-
-    Returns the student's output and its max |diff| from the reference; a shape mismatch fails.
-    """
-    import torch
-
-    _randomize(student, seed=seed)
-    _load_into(task, reference, student, t("lab1.reference", name=type(reference).__name__))
-    student.eval()
-    reference.eval()
-    got = _forward(task, student, x, label)
-    with torch.no_grad():
-        want = reference(x)
-    if got.shape != want.shape:
-        fail(task, t("lab1.output_shape_on", label=label, shape=tuple(x.shape), want=tuple(want.shape),
-                     got=tuple(got.shape)))
-    return got, _max_diff(got, want)
-
-
-def _compare_block(task, student, reference, x, variants_fn, label, order_hint):
-    import torch
-
-    got, diff = _paired_outputs(task, student, reference, x, label, seed=1)
-    if diff <= TOL:
-        return diff
-    with torch.no_grad():
-        variants = variants_fn(reference, x)
-    for mistake, alt in variants.items():
-        if alt.shape == got.shape and _max_diff(got, alt) <= TOL:
-            fail(task, t("lab1.mistake_found", label=label, diff=diff, mistake=t(f"lab1.mistake.{mistake}")))
-    fail(task, t("lab1.block_differs", label=label, what=t("lab1.reference", name=type(reference).__name__),
-                 diff=diff, hint=t(order_hint)))
-
-
 _BASIC_ORDER = "lab1.order_basic"  # message keys
 _BOTTLENECK_ORDER = "lab1.order_bottleneck"
 
@@ -204,85 +139,265 @@ def _downsample(in_ch: int, out_ch: int, stride: int):
     return nn.Sequential(nn.Conv2d(in_ch, out_ch, 1, stride=stride, bias=False), nn.BatchNorm2d(out_ch))
 
 
-def _block_input(task: str, block_cls, expansion: int, channels: int):
-    """Check the class's ``expansion`` and return a fixed random input with ``channels`` channels."""
+def _origin(cls):
+    """:func:`_torchvision_origin` as plain data: ``[origin, method or None]`` or ``None``."""
+    found = _torchvision_origin(cls)
+    return None if found is None else [found[0], found[1]]
+
+
+def _fail_copy(task: str, origin, name: str, what_key: str, *, built: bool = False) -> None:
+    """Fail ``task`` for a class that is torchvision's (``origin`` from :func:`_origin`)."""
+    if origin is None:
+        return
+    where, method = origin
+    what = t(what_key)
+    if method is None:
+        fail(task, t("lab1.copy_built" if built else "lab1.copy_class", name=name, origin=where, what=what))
+    fail(task, t("lab1.copy_method", name=name, method=method, origin=where, what=what))
+
+
+def _fail_state(task: str, got: dict, want: dict, what: str) -> None:
+    """Fail when the student's state_dict names/shapes ``got`` differ from the reference's ``want``."""
+    missing, extra = sorted(set(want) - set(got))[:4], sorted(set(got) - set(want))[:4]
+    if missing or extra:
+        fail(task, t("lab1.names_differ", what=what, missing=missing or t("lab1.none"), extra=extra or t("lab1.none")))
+    for name in want:
+        if list(got[name]) != list(want[name]):
+            first = f"{name}: {list(want[name])} != {list(got[name])}"
+            fail(task, t("lab1.shapes_differ", what=what, first=first))
+
+
+def _run_student(student, shapes: dict, seed: int, x) -> dict:
+    """Probe helper: the student's module's state_dict shapes and, when they are the reference's, its
+    output on ``x`` in eval mode with the case's weights (or the first line of its error)."""
     import torch
 
-    got = getattr(block_cls, "expansion", None)
-    if got != expansion:
-        fail(task, t("lab1.expansion", want=expansion, got=got))
-    torch.manual_seed(0)
-    return torch.randn(2, channels, 8, 8)
+    from .protocol import random_state, shapes_of
+
+    run = {"shapes": shapes_of(student)}
+    if run["shapes"] != shapes:
+        return run
+    student.load_state_dict(random_state(shapes, seed), strict=True)
+    student.eval()
+    try:
+        with torch.no_grad():
+            run["out"] = student(x)
+    except RuntimeError as exc:
+        run["forward_error"] = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return run
+
+
+def _judge_run(task: str, run: dict, reference, shapes: dict, seed: int, x, label: str, variants_fn=None,
+               order_hint: str | None = None) -> float:
+    """Judge helper: compare one probed run with ``reference`` loaded with the same weights; max |diff|."""
+    import torch
+
+    from .protocol import random_state
+
+    what = t("lab1.reference", name=type(reference).__name__)
+    _fail_state(task, run["shapes"], shapes, what)
+    if "forward_error" in run:
+        fail(task, t("lab1.forward_failed", what=label, shape=tuple(x.shape), error=str(run["forward_error"])))
+    reference.load_state_dict(random_state(shapes, seed), strict=True)
+    reference.eval()
+    with torch.no_grad():
+        want = reference(x)
+    got = run["out"]
+    if tuple(got.shape) != tuple(want.shape):
+        fail(task, t("lab1.output_shape_on", label=label, shape=tuple(x.shape), want=tuple(want.shape),
+                     got=tuple(got.shape)))
+    diff = _max_diff(got.to(want.dtype), want)
+    if diff <= TOL or variants_fn is None:
+        return diff
+    with torch.no_grad():
+        variants = variants_fn(reference, x)
+    for mistake, alt in variants.items():
+        if alt.shape == got.shape and _max_diff(got.to(alt.dtype), alt) <= TOL:
+            fail(task, t("lab1.mistake_found", label=label, diff=diff, mistake=t(f"lab1.mistake.{mistake}")))
+    fail(task, t("lab1.block_differs", label=label, what=what, diff=diff, hint=t(order_hint)))
+
+
+def _build_block(cls, cfg: dict):
+    ds = cfg["downsample"]
+    return cls(*cfg["args"], downsample=_downsample(*ds) if ds else None, **cfg["kwargs"])
+
+
+def _block_case(seed: int, tv_name: str, expansion: int, configs: list[dict]) -> dict:
+    """Inputs of a block check: a random input, and per configuration its state_dict shapes and weight seed."""
+    import torch
+    from torchvision.models import resnet as tv
+
+    from .protocol import shapes_of
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(2, configs[0]["args"][0], 8, 8, generator=gen)
+    runs = []
+    for i, cfg in enumerate(configs):
+        runs.append({**cfg, "shapes": shapes_of(_build_block(getattr(tv, tv_name), cfg)), "seed": seed * 10 + i + 1})
+    return {"x": x, "expansion": expansion, "configs": runs}
+
+
+def _probe_block(cls, case: dict) -> dict:
+    """Probe of tasks 1.1/1.2: what the class is, its ``expansion``, and each configuration's run."""
+    data = {"origin": _origin(cls), "expansion": getattr(cls, "expansion", None), "runs": []}
+    if not isinstance(data["expansion"], (int, float)) or isinstance(data["expansion"], bool):
+        data["expansion"] = repr(data["expansion"])[:40]
+    if data["origin"] is not None or data["expansion"] != case["expansion"]:
+        return data
+    for cfg in case["configs"]:
+        student = _build_block(cls, cfg)
+        run = {"built_origin": _origin(type(student)),
+               "groups": getattr(getattr(student, "conv2", None), "groups", None)}
+        data["runs"].append(run)
+        if run["built_origin"] is not None:
+            break
+        run.update(_run_student(student, cfg["shapes"], cfg["seed"], case["x"]))
+        if "out" not in run:
+            break
+    if not isinstance(data["runs"][-1].get("groups"), int):
+        data["runs"][-1]["groups"] = None
+    return data
+
+
+def _judge_block(data: dict, case: dict, task: str, name: str, tv_name: str, variants_fn, order_hint: str) -> float:
+    from torchvision.models import resnet as tv
+
+    _fail_copy(task, data["origin"], name, "lab1.copy.block")
+    if data["expansion"] != case["expansion"]:
+        fail(task, t("lab1.expansion", want=case["expansion"], got=data["expansion"]))
+    worst = 0.0
+    for i, cfg in enumerate(case["configs"]):
+        run = data["runs"][i]  # an IndexError here means the probe's data is incomplete
+        _fail_copy(task, run["built_origin"], cfg["label"].replace("ResidualBlock", name), "lab1.copy.block", built=True)
+        groups = cfg["kwargs"].get("groups")
+        if groups and set(run["shapes"]) == set(cfg["shapes"]) and run["groups"] != groups:
+            fail(task, t("lab1.groups", label=cfg["label"], got=run["groups"]))
+        diff = _judge_run(task, run, _build_block(getattr(tv, tv_name), cfg), cfg["shapes"], cfg["seed"], case["x"],
+                          cfg["label"], variants_fn, order_hint)
+        worst = max(worst, diff)
+    return worst
+
+
+_BASIC_CONFIGS = [
+    {"args": [16, 16], "kwargs": {}, "downsample": None, "label": "ResidualBlock(16, 16)"},
+    {"args": [16, 32], "kwargs": {"stride": 2}, "downsample": [16, 32, 2],
+     "label": "ResidualBlock(16, 32, stride=2, downsample=...)"},
+]
+_BOTTLENECK_CONFIGS = [
+    {"args": [64, 16], "kwargs": {}, "downsample": None, "label": "Bottleneck(64, 16)"},
+    {"args": [64, 64], "kwargs": {"stride": 2, "groups": 32, "base_width": 4}, "downsample": [64, 256, 2],
+     "label": "Bottleneck(64, 64, stride=2, groups=32, base_width=4, downsample=...)"},
+]
+
+
+def _case_residual_block(seed: int) -> dict:
+    return _block_case(seed, "BasicBlock", 1, _BASIC_CONFIGS)
+
+
+def _judge_residual_block(data: dict, case: dict, task: str) -> str:
+    worst = _judge_block(data, case, task, "ResidualBlock", "BasicBlock", _basic_variants, _BASIC_ORDER)
+    return t("lab1.block_ok", diff=worst)
+
+
+def _case_bottleneck(seed: int) -> dict:
+    return _block_case(seed, "Bottleneck", 4, _BOTTLENECK_CONFIGS)
+
+
+def _judge_bottleneck(data: dict, case: dict, task: str) -> str:
+    worst = _judge_block(data, case, task, "Bottleneck", "Bottleneck", _bottleneck_variants, _BOTTLENECK_ORDER)
+    return t("lab1.bottleneck_ok", diff=worst)
+
+
+TASK_1_1 = register("1.1", "Task 1.1 ResidualBlock", ("ResidualBlock",), _case_residual_block, _probe_block,
+                    _judge_residual_block)
+TASK_1_2 = register("1.2", "Task 1.2 Bottleneck", ("Bottleneck",), _case_bottleneck, _probe_block,
+                    _judge_bottleneck)
 
 
 @student_check
 def check_residual_block(ResidualBlock, task: str = "Task 1.1 ResidualBlock") -> Verdict:
     """Lab 1: the student's BasicBlock equals torchvision's, with and without a downsample."""
-    from torchvision.models.resnet import BasicBlock
-
-    _reject_copy(task, ResidualBlock, "ResidualBlock", "lab1.copy.block")
-    x = _block_input(task, ResidualBlock, 1, 16)
-    student = ResidualBlock(16, 16)
-    _reject_copy(task, type(student), "ResidualBlock(16, 16)", "lab1.copy.block", built=True)
-    d1 = _compare_block(task, student, BasicBlock(16, 16), x, _basic_variants,
-                        "ResidualBlock(16, 16)", _BASIC_ORDER)
-    student = ResidualBlock(16, 32, stride=2, downsample=_downsample(16, 32, 2))
-    d2 = _compare_block(task, student, BasicBlock(16, 32, stride=2, downsample=_downsample(16, 32, 2)),
-                        x, _basic_variants, "ResidualBlock(16, 32, stride=2, downsample=...)", _BASIC_ORDER)
-    return passed(task, t("lab1.block_ok", diff=max(d1, d2)))
+    return self_check(TASK_1_1, (ResidualBlock,), task)
 
 
 @student_check
 def check_bottleneck(Bottleneck, task: str = "Task 1.2 Bottleneck") -> Verdict:
     """Lab 1: the student's Bottleneck equals torchvision's, plain and grouped (ResNeXt) variants."""
-    from torchvision.models.resnet import Bottleneck as TVBottleneck
+    return self_check(TASK_1_2, (Bottleneck,), task)
 
-    _reject_copy(task, Bottleneck, "Bottleneck", "lab1.copy.block")
-    x = _block_input(task, Bottleneck, 4, 64)
-    student = Bottleneck(64, 16)
-    _reject_copy(task, type(student), "Bottleneck(64, 16)", "lab1.copy.block", built=True)
-    d1 = _compare_block(task, student, TVBottleneck(64, 16), x, _bottleneck_variants,
-                        "Bottleneck(64, 16)", _BOTTLENECK_ORDER)
-    cfg = dict(stride=2, groups=32, base_width=4)
-    student = Bottleneck(64, 64, downsample=_downsample(64, 256, 2), **cfg)
-    reference = TVBottleneck(64, 64, downsample=_downsample(64, 256, 2), **cfg)
-    if student.state_dict().keys() == reference.state_dict().keys():
-        got_groups = getattr(getattr(student, "conv2", None), "groups", None)
-        if got_groups != 32:
-            fail(task, t("lab1.groups", label="Bottleneck(64, 64, groups=32, base_width=4)", got=got_groups))
-    d2 = _compare_block(task, student, reference, x, _bottleneck_variants,
-                        "Bottleneck(64, 64, stride=2, groups=32, base_width=4, downsample=...)", _BOTTLENECK_ORDER)
-    return passed(task, t("lab1.bottleneck_ok", diff=max(d1, d2)))
+
+_RESNET_CONFIGS = [
+    {"block": "BasicBlock", "layers": [1, 2, 1, 1], "extra": {}},
+    {"block": "Bottleneck", "layers": [2, 1, 1, 1], "extra": {}},
+    {"block": "Bottleneck", "layers": [1, 1, 2, 1], "extra": {"groups": 32, "width_per_group": 4}},
+]
+
+
+def _case_resnet(seed: int) -> dict:
+    import torch
+    from torchvision.models import resnet as tv
+
+    from .protocol import shapes_of
+
+    gen = torch.Generator().manual_seed(seed)
+    configs = []
+    for i, cfg in enumerate(_RESNET_CONFIGS):
+        reference = tv.ResNet(getattr(tv, cfg["block"]), cfg["layers"], num_classes=10, **cfg["extra"])
+        configs.append({**cfg, "shapes": shapes_of(reference), "seed": seed * 10 + i + 1})
+    return {"x": torch.randn(2, 3, 64, 64, generator=gen), "configs": configs}
+
+
+def _probe_resnet(ResNet, case: dict, ResidualBlock=None, Bottleneck=None) -> dict:
+    """Probe of task 1.3: ``ResNet(block, layers, num_classes=10, ...)`` built with torchvision's blocks
+    (the grader) or the student's (the notebook), loaded with the case's weights and run."""
+    from torchvision.models import resnet as tv
+
+    blocks = {"BasicBlock": ResidualBlock or tv.BasicBlock, "Bottleneck": Bottleneck or tv.Bottleneck}
+    data = {"origin": _origin(ResNet), "runs": []}
+    if data["origin"] is not None:
+        return data
+    for cfg in case["configs"]:
+        block = blocks[cfg["block"]]
+        student = ResNet(block, cfg["layers"], num_classes=10, **cfg["extra"])
+        run = {"block_name": str(getattr(block, "__name__", "block"))[:40], "built_origin": _origin(type(student))}
+        data["runs"].append(run)
+        if run["built_origin"] is not None:
+            break
+        run.update(_run_student(student, cfg["shapes"], cfg["seed"], case["x"]))
+        if "out" not in run:
+            break
+    return data
+
+
+def _judge_resnet(data: dict, case: dict, task: str) -> str:
+    from torchvision.models import resnet as tv
+
+    _fail_copy(task, data["origin"], "ResNet", "lab1.copy.resnet")
+    worst = 0.0
+    for i, cfg in enumerate(case["configs"]):
+        run = data["runs"][i]
+        extra = "".join(f", {k}={v}" for k, v in cfg["extra"].items())
+        label = f"ResNet({run['block_name']}, {cfg['layers']}{extra}, num_classes=10)"
+        _fail_copy(task, run["built_origin"], label, "lab1.copy.resnet", built=True)
+        reference = tv.ResNet(getattr(tv, cfg["block"]), cfg["layers"], num_classes=10, **cfg["extra"])
+        diff = _judge_run(task, run, reference, cfg["shapes"], cfg["seed"], case["x"], label)
+        if diff > TOL:
+            fail(task, t("lab1.resnet_differs", label=label, diff=diff))
+        worst = max(worst, diff)
+    return t("lab1.resnet_ok", diff=worst)
+
+
+TASK_1_3 = register("1.3", "Task 1.3 ResNet._make_layer", ("ResNet",), _case_resnet, _probe_resnet, _judge_resnet)
 
 
 @student_check
 def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = "Task 1.3 ResNet._make_layer") -> Verdict:
     """Lab 1: ``ResNet(block, layers)`` builds the same stages as torchvision's for both block types.
 
-    Only ``ResNet`` is graded here: the grader passes torchvision's blocks, the notebook the student's.
+    Only ``ResNet`` is graded: the grader's probe builds it with torchvision's blocks, the notebook's
+    with the student's.
     """
-    import torch
-    from torchvision.models import resnet as tv
-
-    _reject_copy(task, ResNet, "ResNet", "lab1.copy.resnet")
-    torch.manual_seed(0)
-    x = torch.randn(2, 3, 64, 64)
-    cases = [
-        (ResidualBlock, tv.BasicBlock, [1, 2, 1, 1], {}),
-        (Bottleneck, tv.Bottleneck, [2, 1, 1, 1], {}),
-        (Bottleneck, tv.Bottleneck, [1, 1, 2, 1], {"groups": 32, "width_per_group": 4}),
-    ]
-    worst = 0.0
-    for block, tv_block, layers, extra in cases:
-        label = f"ResNet({block.__name__}, {layers}{', ' if extra else ''}{', '.join(f'{k}={v}' for k, v in extra.items())}, num_classes=10)"
-        student = ResNet(block, layers, num_classes=10, **extra)
-        _reject_copy(task, type(student), label, "lab1.copy.resnet", built=True)
-        reference = tv.ResNet(tv_block, layers, num_classes=10, **extra)
-        _, diff = _paired_outputs(task, student, reference, x, label, seed=2)
-        if diff > TOL:
-            fail(task, t("lab1.resnet_differs", label=label, diff=diff))
-        worst = max(worst, diff)
-    return passed(task, t("lab1.resnet_ok", diff=worst))
+    return self_check(TASK_1_3, (ResNet,), task, ResidualBlock=ResidualBlock, Bottleneck=Bottleneck)
 
 
 _TV_FACTORIES = {"ResNet18": "resnet18", "ResNet34": "resnet34", "ResNet50": "resnet50",
@@ -307,6 +422,10 @@ def _reference_config(model) -> tuple:
     return block, layers, model.groups, model.base_width
 
 
+class _UnknownBlock(Exception):
+    """Raised by the reference ``ResNet`` for a block that is neither a BasicBlock nor a Bottleneck."""
+
+
 class _ReferenceBuilds:
     """Reference ``ResNet``, ``ResidualBlock`` and ``Bottleneck`` built on torchvision, recording each build.
 
@@ -316,7 +435,7 @@ class _ReferenceBuilds:
     arguments of each model built, so a check can tell that a factory's model came from here.
     """
 
-    def __init__(self, task: str, factory: str):
+    def __init__(self):
         from torchvision.models import resnet as tv
 
         self.builds: dict[int, dict] = {}
@@ -329,7 +448,7 @@ class _ReferenceBuilds:
             if tv_block is None:
                 tv_block = {1: tv.BasicBlock, 4: tv.Bottleneck}.get(getattr(block, "expansion", None))
             if tv_block is None:
-                fail(task, t("lab1.factory_block", name=factory, got=getattr(block, "__name__", repr(block))))
+                raise _UnknownBlock(str(getattr(block, "__name__", repr(block)))[:60])
             model = tv.ResNet(tv_block, layers, num_classes=num_classes, groups=groups,
                               width_per_group=width_per_group)
             builds[id(model)] = {"block": _BLOCK_NAMES[tv_block.__name__], "layers": list(layers),
@@ -360,6 +479,69 @@ class _ReferenceBuilds:
         return model, (build if build is not None and build["model"] is model else None)
 
 
+def _case_factories(seed: int) -> dict:
+    return {"names": list(_TV_FACTORIES)}
+
+
+def _probe_factories(*factories_and_case, **_) -> dict:
+    """Probe of task 1.4: per factory, the configuration it passed to the reference ``ResNet`` (or what
+    it returned instead), its parameter count, and the outputs of the model built with 10 classes."""
+    from ..models import count_parameters
+
+    *factories, case = factories_and_case
+    data = {}
+    for name, fn in zip(case["names"], factories):
+        refs, entry = _ReferenceBuilds(), {}
+        data[name] = entry
+        try:
+            model, build = refs.call(fn)
+        except _UnknownBlock as exc:
+            entry["unknown_block"] = str(exc)
+            continue
+        entry["build"] = None if build is None else {k: v for k, v in build.items() if k != "model"}
+        entry["origin"] = _origin(type(model)) if build is None else None
+        entry["count"] = count_parameters(model) if hasattr(model, "parameters") else -1
+        small, _ = refs.call(fn, 10)
+        outputs = getattr(getattr(small, "fc", None), "out_features", None)
+        entry["out10"] = outputs if isinstance(outputs, int) else None
+    return data
+
+
+def _judge_factories(data: dict, case: dict, task: str) -> str:
+    from torchvision.models import get_model
+
+    from ..models import count_parameters
+
+    counts, isolated = [], True
+    for name in case["names"]:
+        arch, entry = _TV_FACTORIES[name], data[name]
+        if "unknown_block" in entry:
+            fail(task, t("lab1.factory_block", name=name, got=entry["unknown_block"]))
+        reference = get_model(arch, weights=None)
+        build = entry["build"]
+        if build is None:
+            _fail_copy(task, entry["origin"], f"{name}()", "lab1.copy.model", built=True)
+            isolated = False
+        got_count, want_count = int(entry["count"]), count_parameters(reference)
+        if build is not None:
+            got = (build["block"], build["layers"], build["groups"], build["width_per_group"])
+            want = _reference_config(reference)
+            if tuple(got) != tuple(want):
+                fail(task, t("lab1.factory_config", name=name, want=_config_text(*want), arch=arch,
+                             want_count=want_count, got=_config_text(*got), got_count=got_count))
+        if got_count != want_count:
+            fail(task, t("lab1.factory_count", name=name, want=want_count, arch=arch, got=got_count))
+        if entry["out10"] != 10:
+            fail(task, t("lab1.factory_num_classes", name=name, got=entry["out10"]))
+        counts.append(t("lab1.factory_item", name=name, count=got_count))
+    key = "lab1.factories_ok_reference" if isolated else "lab1.factories_ok"
+    return t(key, counts=", ".join(counts))
+
+
+TASK_1_4 = register("1.4", "Task 1.4 ResNet18/34/50 and ResNeXt50_32x4d", tuple(_TV_FACTORIES), _case_factories,
+                    _probe_factories, _judge_factories)
+
+
 @student_check
 def check_factories(factories: dict, task: str = "Task 1.4 ResNet18/34/50 and ResNeXt50_32x4d") -> Verdict:
     """Lab 1: each factory builds the torchvision model of the same name with the lab's ``ResNet``.
@@ -375,37 +557,11 @@ def check_factories(factories: dict, task: str = "Task 1.4 ResNet18/34/50 and Re
     closure) is called as it is: its model is checked as a whole, by the parameter count and
     ``num_classes`` only, and still fails as a copy if it is torchvision's ResNet.
     """
-    from torchvision.models import get_model
-
-    from ..models import count_parameters
-
-    counts, isolated = [], True
-    for name, fn in factories.items():
-        arch = _TV_FACTORIES.get(name)
-        if arch is None:
-            fail(task, t("lab1.unknown_factory", name=name, known=list(_TV_FACTORIES)))
-        reference = get_model(arch, weights=None)
-        refs = _ReferenceBuilds(task, name)
-        model, build = refs.call(fn)
-        if build is None:
-            _reject_copy(task, type(model), f"{name}()", "lab1.copy.model", built=True)
-            isolated = False
-        got_count, want_count = count_parameters(model), count_parameters(reference)
-        if build is not None:
-            got = (build["block"], build["layers"], build["groups"], build["width_per_group"])
-            want = _reference_config(reference)
-            if got != want:
-                fail(task, t("lab1.factory_config", name=name, want=_config_text(*want), arch=arch,
-                             want_count=want_count, got=_config_text(*got), got_count=got_count))
-        if got_count != want_count:
-            fail(task, t("lab1.factory_count", name=name, want=want_count, arch=arch, got=got_count))
-        small, _ = refs.call(fn, 10)
-        outputs = getattr(getattr(small, "fc", None), "out_features", None)
-        if outputs != 10:
-            fail(task, t("lab1.factory_num_classes", name=name, got=outputs))
-        counts.append(t("lab1.factory_item", name=name, count=got_count))
-    key = "lab1.factories_ok_reference" if isolated else "lab1.factories_ok"
-    return passed(task, t(key, counts=", ".join(counts)))
+    unknown = [name for name in factories if name not in _TV_FACTORIES]
+    if unknown:
+        fail(task, t("lab1.unknown_factory", name=unknown[0], known=list(_TV_FACTORIES)))
+    names = [name for name in _TV_FACTORIES if name in factories]
+    return self_check(TASK_1_4, tuple(factories[n] for n in names), task, case={"names": names})
 
 
 @student_check
@@ -429,23 +585,77 @@ def check_same_as_torchvision(model, reference, task: str, *, image_size: int = 
     return passed(task, t("lab1.same_ok", shape=list(got.shape), diff=diff, tol=TOL))
 
 
+
+
+def _case_embedding(seed: int) -> dict:
+    import torch
+    from torchvision.models import resnet18
+
+    from .protocol import shapes_of
+
+    gen = torch.Generator().manual_seed(seed)
+    return {"x": torch.randn(3, 3, 64, 64, generator=gen), "shapes": shapes_of(resnet18()), "seed": seed + 1,
+            "reference": True}
+
+
+def _probe_embedding(extract_embedding, case: dict, model=None) -> dict:
+    """Probe of task 1.5: the embedding of the case's images, the model's logits, and its ``fc`` after the call.
+
+    The grader's probe uses torchvision's ResNet-18 with the case's weights; the notebook's, its own model.
+    """
+    import torch
+
+    from .protocol import random_state
+
+    if model is None:
+        from torchvision.models import resnet18
+
+        model = resnet18()
+        model.load_state_dict(random_state(case["shapes"], case["seed"]), strict=True)
+    model.eval()
+    fc_before = model.fc
+    with torch.no_grad():
+        emb = extract_embedding(model, case["x"])
+        data = {"fc_replaced": model.fc is not fc_before, "emb": emb}
+        if not data["fc_replaced"]:
+            data.update(logits=model(case["x"]), fc_weight=model.fc.weight, fc_bias=model.fc.bias)
+    return data
+
+
+def _judge_embedding(data: dict, case: dict, task: str) -> str:
+    import torch
+
+    from .protocol import random_state
+
+    if data["fc_replaced"]:
+        fail(task, t("lab1.fc_replaced"))
+    emb, weight = data["emb"], data["fc_weight"]
+    want_dim = weight.shape[1]
+    if not isinstance(emb, torch.Tensor) or tuple(emb.shape) != (3, want_dim):
+        fail(task, t("lab1.embedding_shape", dim=want_dim, got=tuple(getattr(emb, "shape", ()))))
+    logits = data["logits"]
+    if case["reference"]:  # the grader: the embedding of its own ResNet-18 with the same weights
+        from torchvision.models import resnet18
+
+        model = resnet18().eval()
+        model.load_state_dict(random_state(case["shapes"], case["seed"]), strict=True)
+        weight, bias = model.fc.weight, model.fc.bias
+        with torch.no_grad():
+            logits = model(case["x"])
+    with torch.no_grad():
+        diff = _max_diff(torch.nn.functional.linear(emb.float(), weight, data["fc_bias"] if not case["reference"]
+                                                    else bias), logits)
+    if diff > TOL:
+        fail(task, t("lab1.embedding_fc", diff=diff))
+    return t("lab1.embedding_ok", dim=want_dim, diff=diff)
+
+
+TASK_1_5 = register("1.5", "Task 1.5 extract_embedding", ("extract_embedding",), _case_embedding, _probe_embedding,
+                    _judge_embedding)
+
+
 @student_check
 def check_embedding(extract_embedding, model, task: str = "Task 1.5 extract_embedding") -> Verdict:
     """Lab 1: the embedding is the pooled vector that ``fc`` receives, and the model is left intact."""
-    import torch
-
-    model.eval()
-    torch.manual_seed(0)
-    x = torch.randn(3, 3, 64, 64)
-    fc_before = model.fc
-    with torch.no_grad():
-        emb = extract_embedding(model, x)
-        if model.fc is not fc_before:
-            fail(task, t("lab1.fc_replaced"))
-        want_dim = model.fc.in_features
-        if tuple(emb.shape) != (3, want_dim):
-            fail(task, t("lab1.embedding_shape", dim=want_dim, got=tuple(emb.shape)))
-        diff = _max_diff(model.fc(emb), model(x))
-    if diff > TOL:
-        fail(task, t("lab1.embedding_fc", diff=diff))
-    return passed(task, t("lab1.embedding_ok", dim=want_dim, diff=diff))
+    case = {**_case_embedding(0), "reference": False}
+    return self_check(TASK_1_5, (extract_embedding,), task, case=case, model=model)

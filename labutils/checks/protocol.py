@@ -1,0 +1,171 @@
+"""Every graded check in two halves: a *probe* that runs the student's code, a *judge* that compares.
+
+Used by every lab's checks (``lab1`` ... ``lab4``) and by :mod:`labutils.grade`.
+
+* ``make_case(seed)`` builds the task's inputs as plain data: tensors, weights (``state_dict``s),
+  numbers, strings, lists and dicts. The grader draws a secret seed, so a notebook cannot know them
+  in advance; a self-check in the notebook uses seed 0.
+* ``probe(*objects, case, **extra)`` runs where the student's code runs (the notebook's kernel). It
+  calls the student's objects on the case and returns plain data only (outputs, parameter names,
+  shapes, what it observed), never a verdict.
+* ``judge(data, case, task)`` runs in the grader's own process. It rebuilds the references from the
+  case itself (torchvision's modules, scikit-learn's functions) and compares; it returns the
+  evidence of a passing verdict or raises :class:`~labutils.checks.core.CheckFailed`.
+
+In a notebook, ``check_residual_block(ResidualBlock)`` runs all three in the student's process
+(:func:`self_check`) and prints the verdict. The grader runs only the probe in the student's kernel
+(:func:`probe_for_grader`, results saved with :func:`torch.save`), loads them back with
+``torch.load(weights_only=True)`` and judges them in its own process (:func:`judge_for_grader`):
+whatever a notebook does to its own interpreter, it can only change the data, and data that is not
+the reference's on inputs it could not know fails.
+"""
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Callable
+
+from ..messages import t
+from .core import CheckFailed, Verdict, passed, unfinished_verdict
+
+MAX_ITEMS = 100_000  # elements of a list/dict in a probe's result, against a result that fills memory
+
+
+@dataclass(frozen=True)
+class Task:
+    """One graded task: its label, the notebook names the grader passes, and its three halves."""
+
+    number: str                        # "1.1"
+    label: str                         # default task label of the check, e.g. "Task 1.1 ResidualBlock"
+    names: tuple[str, ...]             # notebook globals the grader passes to ``probe``, in order
+    make_case: Callable[[int], dict]
+    probe: Callable[..., dict]
+    judge: Callable[[dict, dict, str], str]
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register(number: str, label: str, names: tuple[str, ...], make_case, probe, judge) -> Task:
+    """Add a task to :data:`TASKS` (each lab's check module registers its own)."""
+    task = Task(number, label, tuple(names), make_case, probe, judge)
+    TASKS[number] = task
+    return task
+
+
+def plain(value, where: str = "result"):
+    """``value`` as plain data (None, bool, int, float, str, list, dict with str keys, CPU tensor).
+
+    Tensors are detached, moved to the CPU and copied; numpy arrays become tensors and numpy
+    scalars Python numbers; tuples become lists. Anything else raises ``TypeError`` naming ``where``.
+    """
+    import numpy as np
+    import torch
+
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, torch.Tensor):
+        return value.detach().to("cpu").clone().contiguous()
+    if isinstance(value, np.ndarray):
+        return torch.from_numpy(np.array(value, copy=True))
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    if isinstance(value, (list, tuple)):
+        if len(value) > MAX_ITEMS:
+            raise TypeError(f"{where}: more than {MAX_ITEMS} items")
+        return [plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        if len(value) > MAX_ITEMS:
+            raise TypeError(f"{where}: more than {MAX_ITEMS} items")
+        return {str(k): plain(v, f"{where}[{k!r}]") for k, v in value.items()}
+    raise TypeError(f"{where}: {type(value).__name__} is not plain data")
+
+
+def shapes_of(module) -> dict:
+    """``{name: [dims]}`` of a module's state_dict: what a case ships instead of the weights themselves."""
+    return {name: list(value.shape) for name, value in module.state_dict().items()}
+
+
+def random_state(shapes: dict, seed: int) -> dict:
+    """Deterministic random weights for ``shapes`` (see :func:`shapes_of`), the same in every process.
+
+    Weights get a He-like scale (``randn * sqrt(2 / fan_in)``), biases and BatchNorm shifts and
+    running means small values, BatchNorm scales and running variances values in [0.5, 1.5), and
+    ``num_batches_tracked`` zero, so that a deep network's activations stay finite and BatchNorm is
+    not a no-op. A probe and a judge that call this with the same case build the same weights.
+    """
+    import math
+
+    import torch
+
+    gen = torch.Generator().manual_seed(int(seed))
+    state = {}
+    for name, shape in shapes.items():
+        leaf = name.rsplit(".", 1)[-1]
+        if leaf == "num_batches_tracked":
+            state[name] = torch.zeros(shape, dtype=torch.long)
+        elif leaf == "running_var" or (leaf == "weight" and len(shape) == 1):
+            state[name] = torch.rand(shape, generator=gen) + 0.5
+        elif leaf in ("running_mean", "bias"):
+            state[name] = torch.randn(shape, generator=gen) * 0.2
+        else:
+            fan_in = math.prod(shape[1:]) or 1
+            state[name] = torch.randn(shape, generator=gen) * math.sqrt(2.0 / fan_in)
+    return state
+
+
+def self_check(task: Task, objects: tuple, label: str | None = None, seed: int = 0, case: dict | None = None,
+               **extra) -> Verdict:
+    """The notebook's self-check: case, probe and judge in this process; prints and returns the verdict.
+
+    ``case`` replaces ``task.make_case(seed)`` where the notebook's check differs from the grader's
+    (e.g. it checks the student's own model). The student's exceptions propagate from the probe
+    unchanged (``student_check`` makes them readable).
+    """
+    label = label or task.label
+    case = task.make_case(seed) if case is None else case
+    data = plain(task.probe(*objects, case, **extra))
+    return passed(label, task.judge(data, case, label))
+
+
+def error_data(task: Task, exc: BaseException) -> dict:
+    """What the grader records when the student's code raised inside a probe."""
+    if isinstance(exc, NotImplementedError):
+        return {"error": "unfinished", "message": str(unfinished_verdict(task.label, exc))}
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return {"error": type(exc).__name__, "message": text[:300]}
+
+
+def probe_for_grader(number: str, namespace: dict, case: dict) -> dict:
+    """Run task ``number``'s probe on the notebook's names (kernel side); never raises.
+
+    Returns ``{"data": ...}`` or ``{"error": type name, "message": ...}``.
+    """
+    task = TASKS[number]
+    missing = [name for name in task.names if name not in namespace]
+    if missing:
+        return {"error": "NameError", "message": t("grade.name_missing", name=missing[0])}
+    try:
+        return {"data": plain(task.probe(*[namespace[name] for name in task.names], case))}
+    except BaseException as exc:  # noqa: BLE001 (SystemExit from the student's code is a result too)
+        return error_data(task, exc)
+
+
+def judge_for_grader(number: str, result, case: dict) -> tuple[bool, str]:
+    """Judge a probe's result (loaded back as data) in the grader's process: ``(ok, verdict line)``."""
+    task = TASKS[number]
+    if not isinstance(result, dict) or not ({"data"} <= set(result) or {"error", "message"} <= set(result)):
+        return False, t("grade.malformed", task=task.number)
+    if "data" not in result:
+        error, message = str(result["error"])[:60], str(result["message"])[:300]
+        return False, message if error == "unfinished" else f"{error}: {message}"
+    try:
+        return True, task.judge(result["data"], case, task.label)
+    except CheckFailed as exc:
+        return False, str(exc)
+    except Exception as exc:  # data of the wrong shape or type: the probe was not ours, or was tampered with
+        return False, t("grade.malformed_detail", task=task.number, error=f"{type(exc).__name__}: {str(exc)[:120]}")
