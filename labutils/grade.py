@@ -44,108 +44,72 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-MARKER = "<<LABUTILS-GRADE>>"  # starts the grader cell's one verdict line, followed by the run's nonce
-RUN_VAR = "LABUTILS_GRADE_RUN"  # in the environment of every process a submission starts (see kill_run)
+from . import sandbox
+from .sandbox import RUN_VAR, kill_run
+
 GRACE = 10.0  # seconds a cell gets to honour the interrupt at its time limit before its kernel is killed
 GRADER_TIMEOUT = 300.0  # seconds for the grader's own cell, on top of the submission's limit
 
 
 @dataclass(frozen=True)
 class Item:
-    """One graded TODO: its task id, title, points and the check code run in the student's kernel."""
+    """One graded TODO: its task number, title and points. Its check is ``labutils.checks.protocol.TASKS[task]``."""
 
     task: str
     title: str
     points: int
-    code: str
 
 
-# The checks run against the names the notebook defined. ``checks`` is the freshly reloaded module.
 LABS: dict[str, list[Item]] = {
     "01_residual_networks": [
-        Item("1.1", "ResidualBlock", 2, "checks.check_residual_block(ResidualBlock)"),
-        Item("1.2", "Bottleneck", 2, "checks.check_bottleneck(Bottleneck)"),
-        Item("1.3", "ResNet._make_layer", 2,
-             "from torchvision.models.resnet import BasicBlock as _Basic, Bottleneck as _Bottle\n"
-             "checks.check_resnet(ResNet, _Basic, _Bottle)"),
-        Item("1.4", "factories", 1,
-             "checks.check_factories({'ResNet18': ResNet18, 'ResNet34': ResNet34, 'ResNet50': ResNet50, "
-             "'ResNeXt50_32x4d': ResNeXt50_32x4d})"),
-        Item("1.5", "extract_embedding", 1,
-             "from torchvision.models import resnet18 as _r18\nchecks.check_embedding(extract_embedding, _r18())"),
+        Item("1.1", "ResidualBlock", 2),
+        Item("1.2", "Bottleneck", 2),
+        Item("1.3", "ResNet._make_layer", 2),
+        Item("1.4", "factories", 1),
+        Item("1.5", "extract_embedding", 1),
     ],
     "02_chest_xray_finetuning": [
-        Item("2.1", "replace_head", 1, "checks.check_head(replace_head)"),
-        Item("2.2", "freeze_backbone", 1, "checks.check_frozen_backbone(freeze_backbone)"),
-        Item("2.3", "train_one_epoch", 2, "checks.check_train_loop(train_one_epoch)"),
-        Item("2.4", "evaluate", 2, "checks.check_eval_loop(evaluate)"),
-        Item("2.5", "make_finetune_optimizer", 1,
-             "import torch.nn as _nn\nfrom torchvision.models import resnet18 as _r18\n_m = _r18(); _m.fc = _nn.Linear(512, 2)\n"
-             "for _n, _p in _m.named_parameters(): _p.requires_grad = _n.startswith('fc.')\n"
-             "checks.check_finetune_optimizer(make_finetune_optimizer, _m)"),
-        Item("2.6", "sensitivity_specificity", 1, "checks.check_sensitivity_specificity(sensitivity_specificity)"),
-        Item("2.7", "class_weights", 1, "checks.check_class_weights(class_weights)"),
+        Item("2.1", "replace_head", 1),
+        Item("2.2", "freeze_backbone", 1),
+        Item("2.3", "train_one_epoch", 2),
+        Item("2.4", "evaluate", 2),
+        Item("2.5", "make_finetune_optimizer", 1),
+        Item("2.6", "sensitivity_specificity", 1),
+        Item("2.7", "class_weights", 1),
     ],
     "03_resnext_cifar100": [
-        Item("3.1", "model and new head", 1, "checks.check_resnext50_32x4d(model, 100)"),
-        Item("3.2", "transform", 1, "checks.check_transform(transform, IMAGE_SIZE)"),
-        Item("3.3", "training loop", 2, "checks.check_train_loop(train_one_epoch, task='Task 3.3 training loop')"),
-        Item("3.4", "predict", 2, "checks.check_predict(predict)"),
-        Item("3.5", "denormalize", 1, "checks.check_denormalize(denormalize)"),
+        Item("3.1", "model and new head", 1),
+        Item("3.2", "transform", 1),
+        Item("3.3", "training loop", 2),
+        Item("3.4", "predict", 2),
+        Item("3.5", "denormalize", 1),
     ],
     "04_dog_breeds_strategies": [
-        Item("4.1", "make_model", 1, "checks.check_make_model(make_model)"),
-        Item("4.2", "apply_strategy", 2, "checks.check_strategies(apply_strategy, _ref_make_model)"),
-        Item("4.3", "make_optimizer", 1, "checks.check_optimizer(make_optimizer, _ref_make_model, _ref_apply_strategy)"),
-        Item("4.4", "pick_best", 1, "checks.check_pick_best(pick_best)"),
-        Item("4.5", "onnx_max_abs_diff", 1, "checks.check_onnx_parity(onnx_max_abs_diff)"),
+        Item("4.1", "make_model", 1),
+        Item("4.2", "apply_strategy", 2),
+        Item("4.3", "make_optimizer", 1),
+        Item("4.4", "pick_best", 1),
+        Item("4.5", "onnx_max_abs_diff", 1),
     ],
 }
 
-# Reference helpers the Lab 4 checks use, so that a wrong make_model costs only Task 4.1's points.
-_LAB4_REFERENCE = '''
-def _ref_make_model(arch, num_classes=5):
-    import torch.nn as _nn
-    from torchvision.models import get_model as _get
-    _m = _get(arch, weights=None)
-    if arch == "resnet50":
-        _m.fc = _nn.Linear(2048, num_classes)
-    else:
-        _m.classifier[1] = _nn.Linear(1280, num_classes)
-    return _m
 
-def _ref_apply_strategy(model, arch, strategy):
-    from labutils.checks.lab4 import STRATEGY_PREFIXES as _P
-    for _n, _p in model.named_parameters():
-        _p.requires_grad = _n.startswith(_P[arch][strategy])
-    return model
-'''
+def _probe_cell(numbers: list[str], cases: str, results: str) -> str:
+    """The one cell the grader adds: runs the tasks' probes on the notebook's names and saves their data.
 
-
-def _grader_cell(items: list[Item], nonce: str = "") -> str:
-    payload = json.dumps([asdict(i) for i in items])
+    It computes no verdict and its output is not read: the grader loads ``results`` as data
+    (``torch.load(weights_only=True)``) and judges it in its own process.
+    """
     return f'''
-import importlib as _importlib, json as _json, io as _io, contextlib as _ctx
-import labutils.checks.core, labutils.checks.lab1, labutils.checks.lab2, labutils.checks.lab3, labutils.checks.lab4
-import labutils.checks
-for _mod in (labutils.checks.core, labutils.checks.lab1, labutils.checks.lab2, labutils.checks.lab3,
-             labutils.checks.lab4, labutils.checks):
+import importlib as _importlib, torch as _torch
+import labutils.checks.core, labutils.checks.protocol, labutils.checks.lab1, labutils.checks.lab2
+import labutils.checks.lab3, labutils.checks.lab4, labutils.checks
+for _mod in (labutils.checks.core, labutils.checks.protocol, labutils.checks.lab1, labutils.checks.lab2,
+             labutils.checks.lab3, labutils.checks.lab4, labutils.checks):
     _importlib.reload(_mod)
-checks = labutils.checks
-{_LAB4_REFERENCE}
-_grade = []
-for _item in _json.loads({payload!r}):
-    _sink = _io.StringIO()
-    try:
-        with _ctx.redirect_stdout(_sink), _ctx.redirect_stderr(_io.StringIO()):
-            exec(_item["code"], globals())
-        _lines = [l for l in _sink.getvalue().splitlines() if l.startswith("✅")]
-        _grade.append({{"task": _item["task"], "ok": True, "message": _lines[-1] if _lines else "ok"}})
-    except BaseException as _exc:
-        _text = str(_exc).strip().splitlines()[0] if str(_exc).strip() else ""
-        _name = "" if isinstance(_exc, checks.CheckFailed) else type(_exc).__name__ + ": "
-        _grade.append({{"task": _item["task"], "ok": False, "message": (_name + _text)[:300]}})
-print({MARKER + nonce + " "!r} + _json.dumps(_grade))
+_cases = _torch.load({cases!r}, weights_only=True)
+_torch.save({{_n: labutils.checks.protocol.probe_for_grader(_n, globals(), _cases[_n]) for _n in {numbers!r}}},
+            {results!r})
 '''
 
 
@@ -185,6 +149,8 @@ class Report:
     tasks: list[dict] = field(default_factory=list)  # task, title, points, max_points, ok, message
     errors: list[dict] = field(default_factory=list)  # cell, ename, evalue
     seconds: float = 0.0
+    sandbox: str = ""  # "bubblewrap", or "none: <why>"
+    flags: list[str] = field(default_factory=list)  # code marked for the instructor's review (labutils.integrity)
 
     @property
     def points(self) -> int:
@@ -207,120 +173,6 @@ def _cell_errors(nb) -> list[dict]:
 
 
 
-# ---------------------------------------------------------------------------------------------
-# process hygiene: every process a submission starts carries its run's id in its environment
-
-
-def _pids() -> list[int]:
-    try:
-        return [int(n) for n in os.listdir("/proc") if n.isdigit()]
-    except OSError:  # no /proc (not Linux): nothing to sweep
-        return []
-
-
-def _marked(run_id: str) -> list[int]:
-    """Processes other than this one whose environment carries ``LABUTILS_GRADE_RUN=<run_id>``."""
-    needle, me = f"\0{RUN_VAR}={run_id}\0".encode(), os.getpid()
-    found = []
-    for pid in _pids():
-        if pid == me:
-            continue
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as f:
-                if needle in b"\0" + f.read() + b"\0":
-                    found.append(pid)
-        except OSError:  # gone, or another user's process
-            continue
-    return found
-
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for pid in _pids():
-        try:
-            with open(f"/proc/{pid}/stat", "rb") as f:
-                ppid = int(f.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(pid)
-    found, stack = [], [root]
-    while stack:
-        for child in children.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
-
-
-def _kill(pids) -> None:
-    signals = [getattr(signal, name) for name in ("SIGSTOP", "SIGKILL") if hasattr(signal, name)]
-    for sig in signals:  # freeze first, so nothing forks while we kill
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except OSError:
-                pass
-
-
-def kill_run(run_id: str, rounds: int = 20) -> int:
-    """SIGKILL every process (but this one) started for ``run_id``, also those that left the kernel's
-    session or process group; returns how many. Linux only (reads ``/proc``), a no-op elsewhere."""
-    killed: set[int] = set()
-    for _ in range(rounds):
-        pids = _marked(run_id)
-        if not pids:
-            break
-        _kill(pids)
-        killed.update(pids)
-        time.sleep(0.05)
-    return len(killed)
-
-
-def _remove_tree(path: Path) -> None:
-    """Remove a folder however large, also where the notebook made parts of it read-only."""
-    def retry(func, name, _exc):
-        try:
-            os.chmod(os.path.dirname(name), 0o700)
-            os.chmod(name, 0o700)
-            func(name)
-        except OSError:
-            pass
-
-    for _ in range(3):
-        shutil.rmtree(path, onerror=retry)
-        if not path.exists():
-            return
-
-
-class _Watchdog:
-    """Kills the kernel hard when a cell outlives its deadline (a cell may ignore the interrupt)."""
-
-    def __init__(self, kill):
-        self._kill, self._lock, self._stop = kill, threading.Lock(), threading.Event()
-        self._deadline: float | None = None
-        self._reason, self.reason = "", ""
-        threading.Thread(target=self._loop, daemon=True).start()
-
-    def arm(self, seconds: float, reason: str) -> None:
-        with self._lock:
-            self._deadline, self._reason = time.monotonic() + seconds, reason
-
-    def disarm(self) -> None:
-        with self._lock:
-            self._deadline = None
-
-    def stop(self) -> None:
-        self._stop.set()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(0.2):
-            with self._lock:
-                due = self._deadline is not None and time.monotonic() >= self._deadline
-                if due:
-                    self._deadline, self.reason = None, self._reason
-            if due:
-                self._kill()
-
-
 def _kernel_killer(client, run_id: str | None):
     def kill():
         provisioner = getattr(getattr(client, "km", None), "provisioner", None)
@@ -331,7 +183,7 @@ def _kernel_killer(client, run_id: str | None):
             except OSError:
                 pass
         if pid:
-            _kill([pid])
+            sandbox.kill([pid])
         if run_id:
             kill_run(run_id)
         # nbclient stops watching the kernel's pulse once it has interrupted a cell; cancelling its wait
@@ -345,53 +197,100 @@ def _kernel_killer(client, run_id: str | None):
     return kill
 
 
+@dataclass(frozen=True)
+class Settings:
+    """How each submission is run: time limit, CPU threads, sandbox, and resource limits."""
+
+    timeout: float = 600.0
+    threads: int | None = None
+    sandbox: bool = False  # run the kernel in bubblewrap (see labutils.sandbox)
+    hidden: tuple[str, ...] = ()  # folders the sandbox hides (the submissions', the output)
+    memory_gb: float = 6.0  # resident memory of all its processes together
+    processes: int = 256  # processes at once
+
+
 # ---------------------------------------------------------------------------------------------
 # grading one submission (in its own worker process, see _run_isolated)
 
+MAX_RESULTS = 512 * 2**20  # bytes: a probe's results file larger than this is not read
 
-def _read_verdicts(grader, nonce: str, items: list[Item]) -> tuple[dict | None, str]:
-    """The grader cell's verdicts, or None and what is wrong with its output (nothing: it did not run)."""
-    text = "".join(o.get("text", "") for o in grader.get("outputs", [])
-                   if o.get("output_type") == "stream" and o.get("name") == "stdout")
-    lines = [line for line in text.splitlines() if MARKER in line]
-    if not lines:
-        return None, ""
-    bad = "the grader's verdict line was forged or corrupted"
-    if len(lines) > 1:
-        return None, f"{bad}: {len(lines)} verdict lines instead of one"
-    head = f"{MARKER}{nonce} "
-    if not lines[0].startswith(head):
-        return None, f"{bad}: {lines[0][:80]!r}"
+
+def _judge(report: Report, cases: dict, results_path: Path, copies: dict[str, str]) -> None:
+    """Fill ``report.tasks``: load the probes' data (plain data only) and judge it here, in the grader.
+
+    ``copies`` maps a task to the verdict of :func:`labutils.integrity.library_copies`: it scores 0.
+    """
+    from .checks import protocol
+
+    results, problem = None, ""
     try:
-        data = json.loads(lines[0][len(head):])
-    except ValueError as exc:
-        return None, f"{bad}: invalid JSON ({exc})"
-    known = {i.task for i in items}
-    if not isinstance(data, list) or not all(
-            isinstance(v, dict) and v.get("task") in known and isinstance(v.get("ok"), bool)
-            and isinstance(v.get("message"), str) for v in data) or len({v["task"] for v in data}) != len(data):
-        return None, f"{bad}: unexpected structure"
-    return {v["task"]: v for v in data}, ""
+        size = results_path.stat().st_size
+        if size > MAX_RESULTS:
+            problem = f"the probe's results are {size / 2**20:.0f} MiB, over the {MAX_RESULTS / 2**20:.0f} MiB limit"
+        else:
+            import torch
+
+            results = torch.load(str(results_path), weights_only=True, map_location="cpu")
+            if not isinstance(results, dict):
+                results, problem = None, "the probe's results are not a dict"
+    except FileNotFoundError:
+        problem = ""  # the probe cell did not run (a timeout, a dead kernel): the status says why
+    except Exception as exc:  # a file the notebook replaced or corrupted
+        results, problem = None, f"the probe's results cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
+    if problem:
+        report.detail = f"{report.detail}; {problem}" if report.detail else problem
+        if report.status == "ok":
+            report.status = "error"
+    report.tasks = []
+    for item in LABS.get(report.lab, []):
+        if item.task in copies:
+            ok, message = False, copies[item.task]
+        elif results is None or item.task not in results:
+            ok, message = False, "not graded: " + (report.detail or "the grader's probes did not run")
+        else:
+            ok, message = protocol.judge_for_grader(item.task, results[item.task], cases[item.task])
+        report.tasks.append({"task": item.task, "title": item.title, "points": item.points if ok else 0,
+                             "max_points": item.points, "ok": ok, "message": message})
 
 
 def _fill_tasks(report: Report, verdicts: dict | None) -> None:
-    verdicts = verdicts or {}
-    report.tasks = []
-    for item in LABS.get(report.lab, []):
-        v = verdicts.get(item.task, {"ok": False, "message": "not graded: " + (report.detail or "the grader's checks did not run")})
-        report.tasks.append({"task": item.task, "title": item.title, "points": item.points if v["ok"] else 0,
-                             "max_points": item.points, "ok": v["ok"], "message": v["message"]})
+    """Tasks of a submission that was not judged: each scores 0 with the reason."""
+    report.tasks = [{"task": i.task, "title": i.title, "points": 0, "max_points": i.points, "ok": False,
+                     "message": "not graded: " + (report.detail or "the grader's probes did not run")}
+                    for i in LABS.get(report.lab, [])]
 
 
-def _grade_in_kernel(path: str, text: str, timeout: float, threads: int | None, work: Path,
-                     run_id: str | None) -> Report:
-    """Execute and grade one notebook (its text, read before any kernel started) with ``work`` as cwd."""
+def _kernel_manager(job: Path, work: Path, settings: Settings):
+    """A kernel manager for the sandboxed kernel (Unix sockets in ``job/kernel``), or None without a sandbox."""
+    if not settings.sandbox:
+        return None
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+
+    kernel_dir = job / "kernel"
+    kernel_dir.mkdir(exist_ok=True)
+    name = sandbox.kernel_spec(job / "kernels", work, kernel_dir, [Path(h) for h in settings.hidden])
+    return AsyncKernelManager(kernel_name=name, kernel_spec_manager=KernelSpecManager(kernel_dirs=[str(job / "kernels")]),
+                              transport="ipc", ip=str(kernel_dir / "ipc"),
+                              connection_file=str(kernel_dir / "connection.json"))
+
+
+def _grade_in_kernel(path: str, text: str, settings: Settings, job: Path, run_id: str | None) -> Report:
+    """Execute one notebook (its text, read before any kernel started) with ``job/work`` as cwd, run the
+    tasks' probes after its cells, and judge their data here."""
+    import secrets
+
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import DeadKernelError
 
-    start = time.monotonic()
-    report = Report(submission=str(path))
+    from . import integrity
+    from .checks import protocol
+
+    start, timeout = time.monotonic(), settings.timeout
+    work = job / "work"
+    report = Report(submission=str(path), sandbox="bubblewrap" if settings.sandbox else
+                    "none: " + (sandbox.bwrap_status()[1] if not sandbox.bwrap_status()[0] else "switched off"))
     try:
         nb = nbformat.reads(text, as_version=4)
         nbformat.validate(nb)
@@ -404,24 +303,37 @@ def _grade_in_kernel(path: str, text: str, timeout: float, threads: int | None, 
         report.status, report.detail = "unknown-lab", "cannot tell which lab this notebook is (no known Task N.M hints)"
         return report
     items = LABS[report.lab]
+    try:  # read from the text held here, before the notebook runs
+        report.flags = integrity.tamper_flags(nb, report.lab)
+        copies = integrity.library_copies(nb, report.lab)
+    except Exception as exc:  # noqa: BLE001 (a scan that fails must not cost the grade)
+        report.flags, copies = [f"the code scan failed: {type(exc).__name__}: {str(exc)[:120]}"], {}
     submitted = len(nb.cells)
-    nonce = uuid.uuid4().hex  # a verdict line printed by the submission cannot know it in advance
-    grader = nbformat.v4.new_code_cell(_grader_cell(items, nonce))  # runs after the submission's own cells
-    nb.cells.append(grader)
+    # the probes' exchange folder, outside the notebook's working folder (the sandbox mounts job/kernel)
+    secret = job / "kernel" / f"grader-{uuid.uuid4().hex}"
+    secret.mkdir(parents=True)
+    seed = secrets.randbelow(2**31)
+    cases_path, results_path = secret / "cases.pt", secret / "results.pt"
+    probe = nbformat.v4.new_code_cell(_probe_cell([i.task for i in items], str(cases_path), str(results_path)))
+    nb.cells.append(probe)
     tmp = work / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "LABUTILS_SMOKE": "1", "MPLBACKEND": "Agg",
            "LABUTILS_DATA": str(work / "data"),  # no sharing between parallel submissions
-           "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+           "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp), "IPYTHONDIR": str(work / ".ipython"),
+           "MPLCONFIGDIR": str(work / ".matplotlib"), "XDG_CACHE_HOME": str(work / ".cache")}
     if run_id:
         env[RUN_VAR] = run_id
-    if threads:
-        env.update(OMP_NUM_THREADS=str(threads), MKL_NUM_THREADS=str(threads))
-    client = NotebookClient(nb, kernel_name="python3", allow_errors=True, interrupt_on_timeout=True,
-                            timeout=int(timeout), shutdown_kernel="immediate",
+    if settings.threads:
+        env.update(OMP_NUM_THREADS=str(settings.threads), MKL_NUM_THREADS=str(settings.threads))
+    km = _kernel_manager(job, work, settings)
+    client = NotebookClient(nb, km=km, kernel_name=km.kernel_name if km else "python3", allow_errors=True,
+                            interrupt_on_timeout=True, timeout=int(timeout), shutdown_kernel="immediate",
                             resources={"metadata": {"path": str(work)}})
-    watchdog = _Watchdog(_kernel_killer(client, run_id))
-    deadline = start + timeout
+    kill = _kernel_killer(client, run_id)
+    watchdog = sandbox.Watchdog(kill)
+    limits = sandbox.Limits(run_id, int(settings.memory_gb * 2**30), settings.processes, kill) if run_id else None
+    deadline, cases = start + timeout, {}
     try:
         watchdog.arm(timeout + GRACE, f"the kernel did not start within the {timeout:.0f} s limit and was killed")
         with client.setup_kernel(env=env):
@@ -440,12 +352,19 @@ def _grade_in_kernel(path: str, text: str, timeout: float, threads: int | None, 
                 if any(o.get("ename") == "KeyboardInterrupt" for o in cell.get("outputs", [])):
                     report.status, report.detail = "timeout", f"cell {index} ran past the {timeout:.0f} s limit and was interrupted"
                     break
+            # the inputs exist only from now on, and only the grader knows the seed they were drawn with
+            cases = {i.task: protocol.TASKS[i.task].make_case(seed + k) for k, i in enumerate(items)}
+            import torch
+
+            torch.save(cases, str(cases_path))
             client.timeout = int(GRADER_TIMEOUT)
-            watchdog.arm(GRADER_TIMEOUT + GRACE, f"the grader's checks ran past {GRADER_TIMEOUT:.0f} s and the kernel was killed")
-            client.execute_cell(grader, submitted)
+            watchdog.arm(GRADER_TIMEOUT + GRACE, f"the grader's probes ran past {GRADER_TIMEOUT:.0f} s and the kernel was killed")
+            client.execute_cell(probe, submitted)
             watchdog.arm(60, "the kernel did not shut down and was killed")
     except DeadKernelError as exc:
-        if watchdog.reason:
+        if limits is not None and limits.reason:
+            report.status, report.detail = "crashed", limits.reason
+        elif watchdog.reason:
             report.status, report.detail = "timeout", watchdog.reason
         else:
             report.status, report.detail = "crashed", f"the kernel died ({str(exc).splitlines()[0][:120]})"
@@ -453,15 +372,17 @@ def _grade_in_kernel(path: str, text: str, timeout: float, threads: int | None, 
         report.status, report.detail = "error", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
     finally:
         watchdog.stop()
+        if limits is not None:
+            limits.stop()
     nb.cells.pop()  # the grader's cell is not the student's
     report.errors = _cell_errors(nb)
-    verdicts, problem = _read_verdicts(grader, nonce, items)
-    if problem:
-        if report.status == "ok":
-            report.status, report.detail = "error", problem
-        else:
-            report.detail += f"; {problem}"
-    _fill_tasks(report, verdicts)
+    failed = [o for o in probe.get("outputs", []) if o.get("output_type") == "error"]
+    if failed and report.status == "ok":
+        report.status = "error"
+        report.detail = f"the grader's probe cell failed: {failed[0].get('ename')}: {str(failed[0].get('evalue'))[:200]}"
+    if report.status == "ok" and (limits is not None and limits.reason):
+        report.status, report.detail = "crashed", limits.reason
+    _judge(report, cases, results_path, copies)
     report.seconds = round(time.monotonic() - start, 1)
     return report
 
@@ -475,21 +396,21 @@ def _worker() -> None:
     except Exception:
         pass
     try:
-        report = _grade_in_kernel(job["path"], job["text"], job["timeout"], job["threads"], Path(job["work"]),
+        report = _grade_in_kernel(job["path"], job["text"], Settings(**job["settings"]), Path(job["job"]),
                                   job["run_id"])
     except BaseException as exc:  # noqa: BLE001 (a grader bug becomes this submission's status)
         report = Report(submission=job["path"], status="error",
                         detail=f"the grader failed: {type(exc).__name__}: {str(exc)[:200]}")
-    _kill(_descendants(os.getpid()))
+    sandbox.kill(sandbox.descendants(os.getpid()))
     kill_run(job["run_id"])
     _write_atomic(Path(job["result"]), json.dumps(asdict(report)))
 
 
-def _run_isolated(path: str, text: str, timeout: float, threads: int | None,
-                  cancel: threading.Event | None = None) -> Report:
+def _run_isolated(path: str, text: str, settings: Settings, cancel: threading.Event | None = None) -> Report:
     """Grade one submission in a fresh worker process, then kill everything it started and remove its
     folder. Never raises for anything the submission does: a dead worker is reported as ``crashed``."""
     start, run_id = time.monotonic(), uuid.uuid4().hex
+    timeout = settings.timeout
     try:
         job = Path(tempfile.mkdtemp(prefix="labutils-grade-"))
     except OSError as exc:
@@ -499,8 +420,8 @@ def _run_isolated(path: str, text: str, timeout: float, threads: int | None,
         return report
     overran = cancelled = False
     try:
-        work, result = job / "work", job / "result.json"
-        work.mkdir()
+        result = job / "result.json"
+        (job / "work").mkdir()
         root = str(Path(__file__).resolve().parent.parent)
         env = {**os.environ, RUN_VAR: run_id,
                "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
@@ -508,8 +429,8 @@ def _run_isolated(path: str, text: str, timeout: float, threads: int | None,
                                 stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                 cwd=str(job), env=env, start_new_session=True)
         try:
-            proc.stdin.write(json.dumps({"path": path, "text": text, "timeout": timeout, "threads": threads,
-                                         "work": str(work), "run_id": run_id, "result": str(result)}).encode())
+            proc.stdin.write(json.dumps({"path": path, "text": text, "settings": asdict(settings), "job": str(job),
+                                         "run_id": run_id, "result": str(result)}).encode())
             proc.stdin.close()
         except OSError:
             pass
@@ -551,7 +472,7 @@ def _run_isolated(path: str, text: str, timeout: float, threads: int | None,
         report.status, report.detail = "error", f"the grader could not run it: {type(exc).__name__}: {str(exc)[:200]}"
         _fill_tasks(report, None)
     finally:
-        _remove_tree(job)
+        sandbox.remove_tree(job)
     report.seconds = round(time.monotonic() - start, 1)
     return report
 
@@ -566,16 +487,16 @@ def _report_without_result(path: str, text: str) -> Report:
     return report
 
 
-def grade_one(path: str, timeout: float = 600.0, threads: int | None = None) -> Report:
+def grade_one(path: str, settings: Settings | None = None) -> Report:
     """Execute and grade one notebook in its own worker process; never raises for what the notebook does.
 
-    ``threads`` caps the kernel's CPU threads (``OMP_NUM_THREADS``): parallel kernels that each use
-    every core slow each other down many times over.
+    ``settings.threads`` caps the kernel's CPU threads (``OMP_NUM_THREADS``): parallel kernels that each
+    use every core slow each other down many times over.
     """
     text = _read_submission(path)
     if isinstance(text, Report):
         return text
-    return _run_isolated(str(path), text, timeout, threads)
+    return _run_isolated(str(path), text, settings or Settings())
 
 
 def _read_submission(path: str) -> str | Report:
@@ -598,6 +519,11 @@ def render(report: Report) -> str:
     if report.lab:
         lines.append(f"- points: **{report.points} / {report.max_points}**")
     lines.append(f"- time: {report.seconds:.1f} s")
+    if report.sandbox:
+        lines.append(f"- sandbox: {report.sandbox}")
+    if report.flags:
+        lines += ["", "Flagged for the instructor's review (the score is not changed by these):", ""]
+        lines += [f"- {flag}" for flag in report.flags]
     if report.tasks:
         lines += ["", "| task | points | verdict |", "|---|---|---|"]
         for t in report.tasks:
@@ -804,22 +730,48 @@ def collect(paths: list[str]) -> list[str]:
     return found
 
 
-def grade(paths: list[str], out: Path, *, timeout: float = 600.0, workers: int | None = None) -> list[Report]:
+SANDBOX_MODES = ("auto", "bwrap", "none")
+
+
+def sandbox_setting(mode: str = "auto") -> tuple[bool, str]:
+    """Whether to use the bubblewrap sandbox for ``mode`` (auto: when it works here), and why not.
+
+    ``bwrap`` requires it and raises ``RuntimeError`` naming the reason when it cannot start.
+    """
+    if mode not in SANDBOX_MODES:
+        raise ValueError(f"--sandbox {mode!r}: expected one of {', '.join(SANDBOX_MODES)}")
+    if mode == "none":
+        return False, "switched off (--sandbox none)"
+    works, why = sandbox.bwrap_status()
+    if mode == "bwrap" and not works:
+        raise RuntimeError(f"--sandbox bwrap: {why}")
+    return works, why
+
+
+def grade(paths: list[str], out: Path, *, timeout: float = 600.0, workers: int | None = None,
+          sandbox_mode: str = "auto", memory_gb: float = 6.0, processes: int = 256) -> list[Report]:
     """Grade submissions in parallel and write the reports (see the module docstring).
 
     Every submission is read into memory before any kernel starts. Each report and the gradebook are
     rewritten atomically as each submission finishes, so an interrupted run keeps what it graded; the
-    class summary is written at the end, also when the run is interrupted.
+    class summary is written at the end, also when the run is interrupted. Without the sandbox
+    (``sandbox_mode``), one warning says so on stderr.
     """
     files = collect(paths)
     if not files:
         raise FileNotFoundError(f"no notebooks found in {', '.join(paths)}")
     texts = {f: _read_submission(f) for f in files}  # before any kernel starts: a notebook cannot rewrite a classmate's
     out.mkdir(parents=True, exist_ok=True)
+    use_sandbox, why = sandbox_setting(sandbox_mode)
+    if not use_sandbox:
+        print(f"warning: submissions run WITHOUT a sandbox: {why}. A notebook can then read and write "
+              "everything the grading user can (see README, Grading).", file=sys.stderr)
     names = _names(files)
     cores = max(1, os.cpu_count() or 1)
     workers = min(workers or cores, len(files))
-    threads = max(1, cores // workers)
+    hidden = sorted({str(Path(f).resolve().parent) for f in files} | {str(out.resolve())})
+    settings = Settings(timeout=timeout, threads=max(1, cores // workers), sandbox=use_sandbox,
+                        hidden=tuple(hidden), memory_gb=memory_gb, processes=processes)
     done: dict[str, Report] = {}
     cancel = threading.Event()
 
@@ -835,7 +787,7 @@ def grade(paths: list[str], out: Path, *, timeout: float = 600.0, workers: int |
             if isinstance(texts[f], Report):
                 finished(f, texts[f])
             else:
-                futures[pool.submit(_run_isolated, f, texts[f], timeout, threads, cancel)] = f
+                futures[pool.submit(_run_isolated, f, texts[f], settings, cancel)] = f
         for future in as_completed(futures):
             finished(futures[future], future.result())
     finally:
@@ -853,10 +805,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("grades"), help="folder for the reports (default: grades/)")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds allowed per notebook (default 600)")
     parser.add_argument("--workers", type=int, default=None, help="parallel notebooks (default: CPU count)")
+    parser.add_argument("--sandbox", choices=SANDBOX_MODES, default="auto",
+                        help="run each kernel in bubblewrap: auto (when it works here, the default), bwrap "
+                             "(required), none")
+    parser.add_argument("--memory-gb", type=float, default=6.0,
+                        help="resident memory allowed to one submission's processes together (default 6)")
+    parser.add_argument("--max-processes", type=int, default=256,
+                        help="processes one submission may run at once (default 256)")
     args = parser.parse_args(argv)
     try:
-        reports = grade(args.paths, args.out, timeout=args.timeout, workers=args.workers)
-    except FileNotFoundError as exc:
+        reports = grade(args.paths, args.out, timeout=args.timeout, workers=args.workers, sandbox_mode=args.sandbox,
+                        memory_gb=args.memory_gb, processes=args.max_processes)
+    except (FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     width = max(len(r.submission) for r in reports)

@@ -116,3 +116,183 @@ def test_sensitivity_matches_labutils_metrics(lab2):
     sens, spec = lab2["sensitivity_specificity"](y, (s >= 0.5).astype(int))
     m = binary_metrics(y, s, 0.5)
     assert sens == pytest.approx(m["sensitivity"]) and spec == pytest.approx(m["specificity"])
+
+
+def test_loop_returning_summed_loss_is_named():
+    def summed(model, loader, criterion, optimizer, device):
+        model.train()
+        total, correct, seen = 0.0, 0, 0
+        for x, y in loader:
+            optimizer.zero_grad()
+            out = model(x)
+            loss = criterion(out, y)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()  # the sum of the batch means, not the mean over the samples
+            correct += (out.argmax(1) == y).sum().item()
+            seen += len(x)
+        return total, correct / seen
+
+    assert "ожидался средний loss эпохи 1" in _verdict(checks.check_train_loop, summed)
+
+
+def test_loop_that_changes_the_learning_rate_differs_from_the_reference():
+    inner = _loop_without(None)
+
+    def train_one_epoch(model, loader, criterion, optimizer, device):
+        for group in optimizer.param_groups:
+            group["lr"] = 0.01
+        return inner(model, loader, criterion, optimizer, device)
+
+    assert "параметры модели отличаются от эталонного цикла" in _verdict(checks.check_train_loop, train_one_epoch)
+
+
+def test_head_function_that_returns_none():
+    def replace_head(model, num_classes=2):
+        model.fc = torch.nn.Linear(model.fc.in_features, num_classes)
+
+    assert "replace_head должна вернуть изменённую модель" in _verdict(checks.check_head, replace_head)
+
+
+def test_check_trainable_and_require_trainable_still_work(lab2):
+    from labutils.checks.lab2 import _require_trainable
+
+    model = lab2["freeze_backbone"](lab2["replace_head"](resnet18()))
+    assert checks.check_trainable(model, ("fc.",), "Task 4.2 apply_strategy")
+    _require_trainable(model, ("fc.",), "Task 4.2 apply_strategy")
+    with pytest.raises(checks.CheckFailed, match="layer4"):
+        _require_trainable(model, ("layer4.", "fc."), "Task 4.2 apply_strategy")
+
+
+def test_self_check_case_is_the_old_toy_problem():
+    from labutils.checks.lab2 import _case_train_loop, _toy_problem
+
+    model, _, x, y = _toy_problem(0)
+    case = _case_train_loop(0)
+    assert torch.equal(case["x"], x) and torch.equal(case["y"], y)
+    assert all(torch.equal(case["init"][k], v) for k, v in model.state_dict().items())
+
+
+# ---------------------------------------------------------------------------------------------
+# the grader's round trip: probe in the kernel, torch.save/torch.load(weights_only=True), judge
+
+
+LAB2_TASKS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
+
+
+def _round_trip(result):
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(result, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def _probe(number, ns, seed):
+    from labutils.checks.protocol import TASKS, probe_for_grader
+
+    case = TASKS[number].make_case(seed)
+    result = _round_trip(probe_for_grader(number, ns, case))
+    assert "data" in result, result
+    return case, result
+
+
+@pytest.mark.parametrize("number", LAB2_TASKS)
+def test_grader_round_trip_passes_the_solution(lab2, number):
+    from labutils.checks.protocol import TASKS, judge_for_grader
+
+    case, result = _probe(number, lab2, 12345)
+    ok, line = judge_for_grader(number, result, _round_trip(case))
+    assert ok, line
+    assert TASKS[number].names[0] in lab2
+
+
+@pytest.mark.parametrize("number", ["2.3", "2.4", "2.6", "2.7"])
+def test_result_for_another_seed_fails(lab2, number):
+    from labutils.checks.protocol import TASKS, judge_for_grader
+
+    _, result = _probe(number, lab2, 0)
+    ok, line = judge_for_grader(number, result, TASKS[number].make_case(12345))
+    assert not ok, line
+
+
+def _judge_forged(number, ns, edit):
+    from labutils.checks.protocol import judge_for_grader
+
+    case, result = _probe(number, ns, 12345)
+    edit(result["data"], case)
+    return judge_for_grader(number, result, case)
+
+
+def test_forged_head_fails(lab2):
+    def edit(data, case):
+        data["fcs"][-1]["out"] = 3
+
+    ok, line = _judge_forged("2.1", lab2, edit)
+    assert not ok and "получено 3" in line
+
+
+def test_forged_freeze_fails(lab2):
+    def edit(data, case):
+        for row in data["params"]:
+            row[1] = True
+
+    ok, line = _judge_forged("2.2", lab2, edit)
+    assert not ok and "conv1.weight" in line
+
+
+def test_forged_training_claims_fail(lab2):
+    def edit(data, case):  # the observations claim a perfect loop, the parameters are the initial ones
+        data.update(steps=8 * 6, accumulated=False, train_flags=[True] * 6)
+        data["params"] = {k: v.clone() for k, v in case["init"].items()}
+
+    ok, line = _judge_forged("2.3", lab2, edit)
+    assert not ok and "параметры модели отличаются" in line
+
+
+def test_forged_training_loss_fails(lab2):
+    def edit(data, case):
+        data["losses"] = [0.0] * len(data["losses"])
+
+    ok, line = _judge_forged("2.3", lab2, edit)
+    assert not ok
+
+
+def test_forged_evaluation_fails(lab2):
+    def edit(data, case):
+        data["probs"] = data["probs"].flip(0)
+        data["loss"] = 0.0
+
+    ok, line = _judge_forged("2.4", lab2, edit)
+    assert not ok and "вероятности класса 1" in line
+
+
+def test_forged_optimizer_groups_fail(lab2):
+    def edit(data, case):
+        data["groups"] = [{"params": data["groups"][0]["params"] + data["groups"][1]["params"], "lr": 1e-3}]
+
+    ok, line = _judge_forged("2.5", lab2, edit)
+    assert not ok and "ожидались 2 группы" in line
+
+
+def test_forged_metrics_fail(lab2):
+    def edit(data, case):
+        data["pairs"][-1] = [0.9, 0.9]
+
+    ok, _ = _judge_forged("2.6", lab2, edit)
+    assert not ok
+
+    def edit_weights(data, case):
+        data["results"][-1]["values"] = torch.ones_like(data["results"][-1]["values"])
+
+    ok, _ = _judge_forged("2.7", lab2, edit_weights)
+    assert not ok
+
+
+def test_malformed_data_is_a_verdict_not_a_crash(lab2):
+    def edit(data, case):
+        del data["params"]
+
+    ok, line = _judge_forged("2.3", lab2, edit)
+    assert not ok and "2.3" in line

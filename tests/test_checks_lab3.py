@@ -96,3 +96,132 @@ def test_training_loop_without_train_mode(lab3):
 
     msg = _verdict(checks.check_train_loop, loop, task="Task 3.3 training loop")  # the label grade.py passes
     assert msg.startswith("Задание 3.3 цикл обучения: ") and "сначала вызовите model.train()" in msg
+
+
+# ---------------------------------------------------------------------------------------------
+# the grader's round trip: probe in the notebook's namespace, data through torch.save/load, judge here
+
+
+def _round_trip(result):
+    import io
+
+    buffer = io.BytesIO()
+    torch.save(result, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def _grade(number, ns, case):
+    from labutils.checks.protocol import judge_for_grader, probe_for_grader
+
+    return judge_for_grader(number, _round_trip(probe_for_grader(number, ns, case)), case)
+
+
+def _resnext_on_meta(build=resnext50_32x4d, num_classes=100):
+    with torch.device("meta"):  # the probe reads names and shapes only
+        model = build()
+        model.fc = torch.nn.Linear(2048, num_classes)
+    return model
+
+
+def _good_transform(size):
+    return transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
+                               transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+
+
+def _lab3_namespace(lab3):
+    return {**lab3, "model": _resnext_on_meta(), "transform": _good_transform(64), "IMAGE_SIZE": 64}
+
+
+@pytest.mark.parametrize("number", ["3.1", "3.2", "3.3", "3.4", "3.5"])
+def test_grader_round_trip_passes_the_solution(lab3, number):
+    from labutils.checks.protocol import TASKS
+
+    case = TASKS[number].make_case(12345)
+    ok, line = _grade(number, _lab3_namespace(lab3), case)
+    assert ok, line
+
+
+@pytest.mark.parametrize("number", ["3.2", "3.3", "3.4", "3.5"])
+def test_grader_rejects_data_of_another_seed(lab3, number):
+    """The data the solution gives on the notebook's seed-0 case fails against the grader's case."""
+    from labutils.checks.protocol import TASKS, judge_for_grader, probe_for_grader
+
+    ns = _lab3_namespace(lab3)
+    forged = _round_trip(probe_for_grader(number, ns, TASKS[number].make_case(0)))
+    assert "data" in forged
+    ok, line = judge_for_grader(number, forged, TASKS[number].make_case(12345))
+    assert not ok, line
+
+
+def test_grader_rejects_resnext_claims_over_resnet_shapes(lab3):
+    """A model reported with ResNeXt's stages, groups and head but ResNet-50's state_dict fails on the shapes."""
+    from torchvision.models import resnet50
+
+    from labutils.checks.protocol import TASKS, judge_for_grader, probe_for_grader
+
+    case = TASKS["3.1"].make_case(12345)
+    good = probe_for_grader("3.1", {"model": _resnext_on_meta()}, case)["data"]
+    plain = probe_for_grader("3.1", {"model": _resnext_on_meta(resnet50)}, case)
+    assert not judge_for_grader("3.1", _round_trip(plain), case)[0]
+    claims = {key: good[key] for key in ("stages", "conv2", "fc")}
+    forged = {"data": {**plain["data"], **claims}}
+    ok, line = judge_for_grader("3.1", _round_trip(forged), case)
+    assert not ok and "формы параметров отличаются от resnext50_32x4d из torchvision" in line
+    forged["data"]["shapes"] = {k: v for k, v in good["shapes"].items() if k != "fc.bias"}
+    ok, line = judge_for_grader("3.1", _round_trip(forged), case)
+    assert not ok and "fc.bias" in line
+
+
+def test_grader_rejects_a_wrong_head(lab3):
+    from labutils.checks.protocol import TASKS
+
+    case = TASKS["3.1"].make_case(7)
+    ok, line = _grade("3.1", {"model": _resnext_on_meta(num_classes=10)}, case)
+    assert not ok and "ожидалось fc = Linear(2048, 100), получено (2048, 10)" in line
+
+
+def test_grader_rejects_predict_in_train_mode_even_with_forged_observations(lab3):
+    """The model of task 3.4 has BatchNorm: predictions made in train mode are wrong whatever the hook says."""
+    from labutils.checks.protocol import TASKS, judge_for_grader, probe_for_grader
+
+    def predict(model, loader, device):
+        model.eval = lambda: model  # forgot model.eval()
+        return lab3["predict"](model, loader, device)
+
+    case = TASKS["3.4"].make_case(12345)
+    result = _round_trip(probe_for_grader("3.4", {"predict": predict}, case))
+    ok, line = judge_for_grader("3.4", result, case)
+    assert not ok and "ожидался режим eval" in line
+    result["data"]["calls"] = [[False, False] for _ in result["data"]["calls"]]  # claims eval mode and no_grad
+    ok, line = judge_for_grader("3.4", result, case)
+    assert not ok and "индексы максимального логита" in line
+
+
+def test_grader_rejects_forged_predictions_and_inverse(lab3):
+    from labutils.checks.protocol import TASKS, judge_for_grader, probe_for_grader
+
+    case = TASKS["3.4"].make_case(12345)
+    result = _round_trip(probe_for_grader("3.4", lab3, case))
+    result["data"]["y_pred"] = torch.zeros_like(result["data"]["y_pred"])
+    assert not judge_for_grader("3.4", result, case)[0]
+
+    case = TASKS["3.5"].make_case(12345)
+    result = _round_trip(probe_for_grader("3.5", lab3, case))
+    result["data"]["image"]["out"] = result["data"]["image"]["out"] + 1e-3
+    ok, line = judge_for_grader("3.5", result, case)
+    assert not ok and "одного изображения" in line
+
+
+def test_grader_judges_the_transform_at_the_notebooks_image_size(lab3):
+    from labutils.checks.protocol import TASKS, judge_for_grader, probe_for_grader
+
+    case = TASKS["3.2"].make_case(12345)
+    ns = {"transform": _good_transform(32), "IMAGE_SIZE": 32}
+    assert _grade("3.2", ns, case)[0]
+    ok, line = _grade("3.2", {"transform": _good_transform(32), "IMAGE_SIZE": 64}, case)
+    assert not ok and "формы (3, 64, 64)" in line
+    result = _round_trip(probe_for_grader("3.2", ns, case))
+    result["data"]["out"] = result["data"]["out"] * 0.99  # close, but not the reference's numbers
+    ok, line = judge_for_grader("3.2", result, case)
+    assert not ok and "max |diff|" in line

@@ -1,109 +1,310 @@
-"""Lab 3 self-checks: the CIFAR-100 transform, the prediction loop and ``denormalize``.
+"""Lab 3 self-checks: the model, the CIFAR-100 transform, the prediction loop and ``denormalize``.
 
-The new head and the training loop reuse Lab 2's checks (``check_head``, ``check_train_loop``).
+Each graded check is a probe (runs the student's code, returns plain data) and a judge (rebuilds the
+reference from the case and compares), see :mod:`labutils.checks.protocol`. The new head reuses
+Lab 2's ``check_head``; the training loop (task 3.3) reuses Lab 2's probe and judge.
 """
 from __future__ import annotations
 
 from ..messages import t
-from .core import Verdict, fail, passed, student_check
-from .lab2 import _ModeProbe, _toy_problem
+from .core import Verdict, fail, student_check
+from .lab2 import _case_train_loop, _judge_train_loop, _probe_train_loop
+from .protocol import register, self_check
+
+
+def _as_int(value):
+    """``value`` if it is an int (not a bool), else ``None``: what a probe may report of an attribute."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.1 the model: ResNeXt-50 32x4d with a new head
+
+
+def _case_resnext(seed: int) -> dict:
+    return {"num_classes": 100}
+
+
+def _probe_resnext(model, case: dict) -> dict:
+    """Probe of task 3.1: the model's stages, layer1[0].conv2's groups and width, its ``fc``, and the
+    names and shapes of its state_dict (no weights)."""
+    from torch import nn
+
+    from .protocol import shapes_of
+
+    stages = [len(getattr(model, f"layer{i}", [])) for i in range(1, 5)]
+    first = getattr(model, "layer1")[0] if stages[0] else None
+    conv = getattr(first, "conv2", None)
+    fc = getattr(model, "fc", None)
+    linear = isinstance(fc, nn.Linear)
+    return {
+        "stages": stages,
+        "conv2": {"groups": _as_int(getattr(conv, "groups", None)),
+                  "in_channels": _as_int(getattr(conv, "in_channels", 0)) or 0},
+        "fc": {"linear": linear, "type": type(fc).__name__,
+               "in_features": fc.in_features if linear else None, "out_features": fc.out_features if linear else None},
+        "shapes": shapes_of(model) if isinstance(model, nn.Module) else {},
+    }
+
+
+def _judge_resnext(data: dict, case: dict, task: str) -> str:
+    import torch
+    from torch import nn
+    from torchvision.models import resnext50_32x4d
+
+    from .lab1 import _fail_state
+    from .protocol import shapes_of
+
+    n = int(case["num_classes"])
+    stages = [int(s) for s in data["stages"]]
+    if stages != [3, 4, 6, 3]:
+        fail(task, t("lab3.stages", got=stages))
+    groups, in_channels = data["conv2"]["groups"], int(data["conv2"]["in_channels"])
+    width = in_channels // max(groups or 1, 1)
+    if groups != 32 or width != 4:
+        fail(task, t("lab3.cardinality", groups=groups, width=width))
+    fc = data["fc"]
+    shape = (int(fc["in_features"]), int(fc["out_features"])) if fc["linear"] is True else None
+    if shape != (2048, n):
+        fail(task, t("lab3.fc", n=n, got=shape if shape is not None else str(fc["type"])))
+    with torch.device("meta"):  # names and shapes only: no memory, no initialization
+        reference = resnext50_32x4d(weights=None)
+        reference.fc = nn.Linear(2048, n)
+    _fail_state(task, data["shapes"], shapes_of(reference), t("lab1.reference", name="resnext50_32x4d"))
+    return t("lab3.resnext_ok", stages=stages, n=n)
+
+
+TASK_3_1 = register("3.1", "Task 3.1 model", ("model",), _case_resnext, _probe_resnext, _judge_resnext)
 
 
 @student_check
-def check_transform(transform, size: int, task: str = "Task 3.2 transform") -> Verdict:
-    """Lab 3: resize to ``size``×``size``, ToTensor, ImageNet normalization, in that order."""
+def check_resnext50_32x4d(model, num_classes: int = 100, task: str = "Task 3.1 model") -> Verdict:
+    """Lab 3: the model is ResNeXt-50 32x4d (stages 3-4-6-3, 32 groups of 4 in layer1) with a new head,
+    and its state_dict has the names and shapes of torchvision's ``resnext50_32x4d`` with that head."""
+    return self_check(TASK_3_1, (model,), task, case={"num_classes": num_classes})
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.2 the transform
+
+
+def _case_transform(seed: int) -> dict:
+    """A random 32x32 RGB image (uint8, height x width x channels), as CIFAR-100 stores them."""
     import numpy as np
+    import torch
+
+    return {"image": torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8))}
+
+
+def _probe_transform(transform, size, case: dict) -> dict:
+    """Probe of task 3.2: the transform applied to the case's image as a PIL image, and ``IMAGE_SIZE``."""
+    import torch
+    from PIL import Image
+
+    got = transform(Image.fromarray(case["image"].numpy()))
+    data = {"size": size, "type": type(got).__name__}
+    if isinstance(got, torch.Tensor):
+        data["out"] = got
+    return data
+
+
+def _judge_transform(data: dict, case: dict, task: str) -> str:
     import torch
     from PIL import Image
     from torchvision import transforms
 
     from ..data import IMAGENET_MEAN, IMAGENET_STD
 
-    image = Image.fromarray(np.random.default_rng(0).integers(0, 256, (32, 32, 3), dtype=np.uint8))
-    got = transform(image)
+    size = data["size"]
+    if "out" not in data:
+        fail(task, t("lab3.not_tensor", got=str(data["type"])))
+    got = data["out"]
     if not isinstance(got, torch.Tensor):
-        fail(task, t("lab3.not_tensor", got=type(got).__name__))
+        raise TypeError("out is not a tensor")
     if tuple(got.shape) != (3, size, size):
         fail(task, t("lab3.tensor_shape", size=size, got=tuple(got.shape)))
+    size = int(size)  # equal to the tensor's own sides: bounded by the data itself
+    image = Image.fromarray(case["image"].numpy())
     want = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
                                transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])(image)
     if got.min() >= 0 and got.max() <= 1:
         fail(task, t("lab3.not_normalized"))
-    diff = float((got - want).abs().max())
-    if diff > 1e-4:
+    diff = float((got.to(want.dtype) - want).abs().max())
+    if not diff <= 1e-4:  # NaN fails too
         fail(task, t("lab3.transform_diff", diff=diff))
-    return passed(task, t("lab3.transform_ok", channels=3, size=size))
+    return t("lab3.transform_ok", channels=3, size=size)
+
+
+TASK_3_2 = register("3.2", "Task 3.2 transform", ("transform", "IMAGE_SIZE"), _case_transform, _probe_transform,
+                    _judge_transform)
+
+
+@student_check
+def check_transform(transform, size: int, task: str = "Task 3.2 transform") -> Verdict:
+    """Lab 3: resize to ``size``×``size``, ToTensor, ImageNet normalization, in that order."""
+    return self_check(TASK_3_2, (transform, size), task)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.3 the training loop: Lab 2's probe and judge
+
+
+TASK_3_3 = register("3.3", "Task 3.3 training loop", ("train_one_epoch",), _case_train_loop, _probe_train_loop,
+                    _judge_train_loop)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.4 predict
+
+
+def _predict_model(shapes: dict):
+    """The classifier of task 3.4 for ``shapes``: Linear → BatchNorm1d → ReLU → Linear.
+
+    BatchNorm makes the mode visible in the output: in train mode it normalizes with the batch's
+    statistics instead of the (random) running ones, so a predict left in train mode predicts other labels.
+    """
+    from torch import nn
+
+    hidden, features = shapes["0.weight"]
+    classes = shapes["3.weight"][0]
+    return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
+
+
+def _case_predict(seed: int, n: int = 48, features: int = 8, hidden: int = 16, classes: int = 5) -> dict:
+    import torch
+
+    from .protocol import shapes_of
+
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, features, generator=gen)
+    y = torch.randint(0, classes, (n,), generator=gen)
+    shapes = shapes_of(_predict_model({"0.weight": [hidden, features], "3.weight": [classes, hidden]}))
+    return {"x": x, "y": y, "batch": 8, "shapes": shapes, "seed": seed * 10 + 1}
+
+
+def _reference_predict_model(case: dict):
+    from .protocol import random_state
+
+    model = _predict_model(case["shapes"])
+    model.load_state_dict(random_state(case["shapes"], case["seed"]), strict=True)
+    return model
+
+
+def _probe_predict(predict, case: dict) -> dict:
+    """Probe of task 3.4: ``predict(model, loader, cpu)`` on the case's model (left in train mode) and data;
+    what it returned, and the (training, grad enabled) state that every forward call saw."""
+    import numpy as np
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    model = _reference_predict_model(case)
+    calls = []
+    model.register_forward_pre_hook(lambda m, inp: calls.append([m.training, torch.is_grad_enabled()]))
+    model.train()  # predict must switch to eval mode itself
+    loader = DataLoader(TensorDataset(case["x"], case["y"]), batch_size=case["batch"], shuffle=False)
+    result = predict(model, loader, torch.device("cpu"))
+    data = {"pair": isinstance(result, tuple) and len(result) == 2, "calls": calls}
+    if data["pair"]:
+        data["types"] = [type(v).__name__ for v in result]
+        if all(isinstance(v, np.ndarray) for v in result):
+            data["y_true"], data["y_pred"] = result
+    return data
+
+
+def _same_values(got, want) -> bool:
+    import torch
+
+    return isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape) and bool((got == want).all())
+
+
+def _judge_predict(data: dict, case: dict, task: str) -> str:
+    import torch
+
+    if data["pair"] is not True:
+        fail(task, t("lab3.predict_return"))
+    if "y_true" not in data or "y_pred" not in data:
+        a, b = data["types"]
+        fail(task, t("lab3.numpy", a=str(a), b=str(b)))
+    calls = [(bool(training), bool(grad)) for training, grad in data["calls"]]
+    if any(training for training, _ in calls):
+        fail(task, t("lab2.eval_mode"))
+    if any(grad for _, grad in calls):
+        fail(task, t("lab3.no_grad"))
+    y_true, y_pred, y = data["y_true"], data["y_pred"], case["y"]
+    if not _same_values(y_true, y):
+        fail(task, t("lab3.true_labels", n=len(y), shape=tuple(getattr(y_true, "shape", ()))))
+    model = _reference_predict_model(case).eval()
+    with torch.no_grad():
+        want = model(case["x"]).argmax(1)
+    if not _same_values(y_pred, want):
+        fail(task, t("lab3.argmax"))
+    return t("lab3.predict_ok", n=len(want))
+
+
+TASK_3_4 = register("3.4", "Task 3.4 predict", ("predict",), _case_predict, _probe_predict, _judge_predict)
 
 
 @student_check
 def check_predict(predict, task: str = "Task 3.4 predict") -> Verdict:
     """Lab 3: eval mode, no gradients, ``torch.max`` over dim 1, true and predicted labels as NumPy arrays."""
-    import numpy as np
+    return self_check(TASK_3_4, (predict,), task)
+
+
+# ---------------------------------------------------------------------------------------------
+# 3.5 denormalize
+
+
+_DENORM_CASES = (("batch", "lab3.case_batch"), ("image", "lab3.case_image"))
+
+
+def _case_denormalize(seed: int) -> dict:
+    """ImageNet-normalized random images: a batch [4, 3, 8, 8] and one image [3, 8, 8]."""
     import torch
 
-    model, loader, x, y = _toy_problem(seed=2)
-    probe = _ModeProbe(model)
-    model.train()  # predict must switch to eval mode itself
-    result = predict(model, loader, torch.device("cpu"))
-    if not (isinstance(result, tuple) and len(result) == 2):
-        fail(task, t("lab3.predict_return"))
-    y_true, y_pred = result
-    if not isinstance(y_true, np.ndarray) or not isinstance(y_pred, np.ndarray):
-        fail(task, t("lab3.numpy", a=type(y_true).__name__, b=type(y_pred).__name__))
-    if any(training for training, _ in probe.calls):
-        fail(task, t("lab2.eval_mode"))
-    if any(grad for _, grad in probe.calls):
-        fail(task, t("lab3.no_grad"))
-    with torch.no_grad():
-        want = model(x).argmax(1).numpy()
-    if y_true.shape != (len(y),) or not np.array_equal(y_true, y.numpy()):
-        fail(task, t("lab3.true_labels", n=len(y), shape=y_true.shape))
-    if y_pred.shape != want.shape or not np.array_equal(y_pred, want):
-        fail(task, t("lab3.argmax"))
-    return passed(task, t("lab3.predict_ok", n=len(y_pred)))
+    from ..data import normalize
+
+    x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(seed))
+    return {"batch": normalize(x), "image": normalize(x[0])}
+
+
+def _probe_denormalize(denormalize, case: dict) -> dict:
+    """Probe of task 3.5: ``denormalize`` of each of the case's normalized tensors (or the type it returned)."""
+    import torch
+
+    data = {}
+    for key, _ in _DENORM_CASES:
+        got = denormalize(case[key].clone())
+        data[key] = {"out": got} if isinstance(got, torch.Tensor) else {"type": type(got).__name__}
+    return data
+
+
+def _judge_denormalize(data: dict, case: dict, task: str) -> str:
+    import torch
+
+    from ..data import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    for key, label_key in _DENORM_CASES:
+        label, normalized, entry = t(label_key), case[key], data[key]
+        got = entry.get("out")
+        if not isinstance(got, torch.Tensor) or got.shape != normalized.shape:
+            fail(task, t("lab3.denorm_shape", case=label,
+                         got=tuple(got.shape) if isinstance(got, torch.Tensor) else str(entry.get("type"))))
+        want = normalized * std + mean
+        diff = float((got.to(want.dtype) - want).abs().max())
+        if not diff <= 1e-5:  # NaN fails too
+            if torch.allclose(got.to(want.dtype), normalized * mean + std, atol=1e-5):
+                fail(task, t("lab3.swapped", case=label))
+            fail(task, t("lab3.not_inverse", case=label, diff=diff))
+    return t("lab3.denorm_ok")
+
+
+TASK_3_5 = register("3.5", "Task 3.5 denormalize", ("denormalize",), _case_denormalize, _probe_denormalize,
+                    _judge_denormalize)
 
 
 @student_check
 def check_denormalize(denormalize, task: str = "Task 3.5 denormalize") -> Verdict:
     """Lab 3: ``denormalize`` inverts ImageNet normalization for one image and for a batch."""
-    import torch
-
-    from ..data import IMAGENET_MEAN, IMAGENET_STD, normalize
-
-    torch.manual_seed(0)
-    x = torch.rand(4, 3, 8, 8)
-    mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
-    std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
-    for case, original in (("lab3.case_batch", x), ("lab3.case_image", x[0])):
-        label = t(case)
-        got = denormalize(normalize(original).clone())
-        if not isinstance(got, torch.Tensor) or got.shape != original.shape:
-            fail(task, t("lab3.denorm_shape", case=label,
-                         got=tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__))
-        diff = float((got - original).abs().max())
-        if diff > 1e-5:
-            normalized = normalize(original)
-            if torch.allclose(got, normalized * mean + std, atol=1e-5):
-                fail(task, t("lab3.swapped", case=label))
-            fail(task, t("lab3.not_inverse", case=label, diff=diff))
-    return passed(task, t("lab3.denorm_ok"))
-
-
-@student_check
-def check_resnext50_32x4d(model, num_classes: int = 100, task: str = "Task 3.1 model") -> Verdict:
-    """Lab 3: the model is ResNeXt-50 32x4d (stages 3-4-6-3, 32 groups of 4 in layer1) with a new head."""
-    from torch import nn
-
-    stages = [len(getattr(model, f"layer{i}", [])) for i in range(1, 5)]
-    if stages != [3, 4, 6, 3]:
-        fail(task, t("lab3.stages", got=stages))
-    conv = getattr(model.layer1[0], "conv2", None)
-    groups = getattr(conv, "groups", None)
-    width = getattr(conv, "in_channels", 0) // max(groups or 1, 1)
-    if groups != 32 or width != 4:
-        fail(task, t("lab3.cardinality", groups=groups, width=width))
-    fc = getattr(model, "fc", None)
-    if not isinstance(fc, nn.Linear) or (fc.in_features, fc.out_features) != (2048, num_classes):
-        shape = (fc.in_features, fc.out_features) if isinstance(fc, nn.Linear) else type(fc).__name__
-        fail(task, t("lab3.fc", n=num_classes, got=shape))
-    return passed(task, t("lab3.resnext_ok", stages=stages, n=num_classes))
+    return self_check(TASK_3_5, (denormalize,), task)

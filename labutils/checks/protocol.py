@@ -62,8 +62,10 @@ def plain(value, where: str = "result"):
     import numpy as np
     import torch
 
-    if value is None or isinstance(value, (bool, str)):
-        return value
+    if value is None or isinstance(value, bool):
+        return bool(value) if value is not None else None
+    if isinstance(value, str):
+        return str(value)  # a str subclass would not load back with weights_only=True
     if isinstance(value, torch.Tensor):
         return value.detach().to("cpu").clone().contiguous()
     if isinstance(value, np.ndarray):
@@ -143,12 +145,13 @@ def error_data(task: Task, exc: BaseException) -> dict:
 def probe_for_grader(number: str, namespace: dict, case: dict) -> dict:
     """Run task ``number``'s probe on the notebook's names (kernel side); never raises.
 
-    Returns ``{"data": ...}`` or ``{"error": type name, "message": ...}``.
+    Returns ``{"data": ...}`` or ``{"error": ..., "message": ...}``, where the error is the exception's
+    type name, ``"unfinished"`` (an unfilled TODO) or ``"missing"`` (a name the notebook lacks).
     """
     task = TASKS[number]
     missing = [name for name in task.names if name not in namespace]
     if missing:
-        return {"error": "NameError", "message": t("grade.name_missing", name=missing[0])}
+        return {"error": "missing", "message": t("grade.name_missing", name=missing[0])}
     try:
         return {"data": plain(task.probe(*[namespace[name] for name in task.names], case))}
     except BaseException as exc:  # noqa: BLE001 (SystemExit from the student's code is a result too)
@@ -162,7 +165,7 @@ def judge_for_grader(number: str, result, case: dict) -> tuple[bool, str]:
         return False, t("grade.malformed", task=task.number)
     if "data" not in result:
         error, message = str(result["error"])[:60], str(result["message"])[:300]
-        return False, message if error == "unfinished" else f"{error}: {message}"
+        return False, message if error in ("unfinished", "missing") else f"{error}: {message}"
     try:
         return True, task.judge(result["data"], case, task.label)
     except CheckFailed as exc:

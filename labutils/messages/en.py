@@ -95,6 +95,11 @@ MESSAGES = {
     "lab2.loss_fall": ("expected the mean loss to fall over 8 epochs of a learnable toy problem, got "
                        "{first:.3f} → {last:.3f} (is the loss averaged over the samples?)"),
     "lab2.acc_fraction": "expected accuracy as a fraction in [0, 1], got {acc}",
+    "lab2.params_differ": ("after {epochs} epochs the model's parameters differ from the reference loop's "
+                           "(max |diff| {diff:.3g}): each batch needs zero_grad, a forward pass, "
+                           "criterion(outputs, labels), backward and step, once each"),
+    "lab2.loss_mean": ("expected the mean loss of epoch {epoch} to be {want:.4f}, got {got:.4f}: accumulate "
+                       "loss.item() × batch size and divide by the number of samples"),
     "lab2.train_ok": ("train mode, zero_grad and one step per batch; toy loss {first:.3f} → {last:.3f}, "
                       "accuracy {acc:.0%}"),
     "lab2.eval_return": "expected evaluate to return (mean_loss, accuracy, labels, probabilities of class 1)",
@@ -163,6 +168,13 @@ MESSAGES = {
     "lab4.onnx_other": ("for a PyTorch model whose bias differs by 1, expected a difference of about 1, "
                         "got {got!r}; compare the onnxruntime output with the given model's output"),
     "lab4.onnx_ok": "onnxruntime vs PyTorch on 3 images: max |diff| {diff:.1e}; a changed model is detected",
+    "lab4.model_names": ("{arch}: parameter names differ from torchvision's {arch} with the new head: "
+                         "missing {missing}, unexpected {extra} (replace only the head, leave the rest as it is)"),
+    "lab4.model_shapes": "{arch}: parameter shapes differ from torchvision's {arch} with the new head: {first}",
+    "lab4.model_output": ("{arch}: with the same weights as torchvision's {arch} with the new head, the output "
+                          "differs by {diff:.2e} (make_model must return that architecture with only the head replaced)"),
+    "lab4.pick_wrong_run": ("expected run {want!r} (highest val acc {acc}, then fewer trainable parameters), "
+                            "got {got!r}"),
 
     # ---------------------------------------------------------------- runtime
     "runtime.smoke_value": ("{var}={value!r} is not understood: use {var}=1 for the smoke demo "
@@ -292,4 +304,18 @@ MESSAGES = {
     "training.progress_train": "train",
     "training.progress_val": "val",
     "training.bad_json": "{path} is not valid JSON ({error}); delete it to rerun that experiment",
+    # the grader (labutils.grade, labutils.checks.protocol, labutils.integrity)
+    "grade.name_missing": "the notebook has no {name} (NameError): the task is not done or its cell does not run",
+    "grade.malformed": "Task {task}: the check's data is malformed (not what the grader's probe returns)",
+    "grade.malformed_detail": "Task {task}: the check's data is malformed ({error})",
+    "integrity.copy": ("{name} (cell {cell}) uses the library's implementation {used}: the task asks you to "
+                       "write it yourself — 0 points for the task"),
+    "integrity.custom_exc": "cell {cell}, line {line}: hides errors with set_custom_exc",
+    "integrity.events": "cell {cell}, line {line}: registers IPython event callbacks",
+    "integrity.signals": "cell {cell}, line {line}: sends or catches process signals",
+    "integrity.processes": "cell {cell}, line {line}: starts processes outside the kernel's session (fork/setsid)",
+    "integrity.ctypes": "cell {cell}, line {line}: imports ctypes",
+    "integrity.sys_modules": "cell {cell}, line {line}: replaces modules or the import system (sys.modules, sys.meta_path)",
+    "integrity.builtins": "cell {cell}, line {line}: replaces Python's builtins",
+    "integrity.patch": "cell {cell}, line {line}: changes library objects (labutils, torch, json, importlib …)",
 }

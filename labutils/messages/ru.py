@@ -103,6 +103,11 @@ MESSAGES = {
     "lab2.loss_fall": ("ожидалось, что средний loss снизится за 8 эпох на обучаемой игрушечной задаче, получено "
                        "{first:.3f} → {last:.3f} (усредняется ли loss по примерам?)"),
     "lab2.acc_fraction": "ожидалась accuracy как доля в [0, 1], получено {acc}",
+    "lab2.params_differ": ("после {epochs} эпох параметры модели отличаются от эталонного цикла (max |diff| {diff:.3g}): "
+                           "на каждом батче по одному разу zero_grad, прямой проход, criterion(outputs, labels), "
+                           "backward и step"),
+    "lab2.loss_mean": ("ожидался средний loss эпохи {epoch} {want:.4f}, получено {got:.4f}: накапливайте "
+                       "loss.item() × размер батча и делите на число примеров"),
     "lab2.train_ok": ("режим train, zero_grad и один шаг на батч; loss на игрушечной задаче {first:.3f} → "
                       "{last:.3f}, accuracy {acc:.0%}"),
     "lab2.eval_return": "ожидалось, что evaluate вернёт (mean_loss, accuracy, метки, вероятности класса 1)",
@@ -175,6 +180,13 @@ MESSAGES = {
                         "получено {got!r}; сравнивайте выход onnxruntime с выходом переданной модели"),
     "lab4.onnx_ok": ("onnxruntime и PyTorch на трёх изображениях: max |diff| {diff:.1e}; "
                      "изменённая модель обнаруживается"),
+    "lab4.model_names": ("{arch}: имена параметров отличаются от {arch} из torchvision с новой головой: "
+                         "не хватает {missing}, лишние {extra} (замените только голову, остальное не трогайте)"),
+    "lab4.model_shapes": "{arch}: формы параметров отличаются от {arch} из torchvision с новой головой: {first}",
+    "lab4.model_output": ("{arch}: с теми же весами, что у {arch} из torchvision с новой головой, выход отличается "
+                          "на {diff:.2e} (make_model должна вернуть эту архитектуру, заменив только голову)"),
+    "lab4.pick_wrong_run": ("ожидался запуск {want!r} (наибольшая val acc {acc}, затем меньше обучаемых "
+                            "параметров), получено {got!r}"),
 
     # ---------------------------------------------------------------- runtime
     "runtime.smoke_value": ("{var}={value!r} не распознано: {var}=1 — демо-режим smoke, "
@@ -313,4 +325,18 @@ MESSAGES = {
     "training.progress_train": "обучение",
     "training.progress_val": "валидация",
     "training.bad_json": "{path} — некорректный JSON ({error}); удалите его, чтобы заново запустить этот эксперимент",
+    # the grader (labutils.grade, labutils.checks.protocol, labutils.integrity)
+    "grade.name_missing": "в блокноте нет {name} (NameError): задание не выполнено или ячейка с ним не запускается",
+    "grade.malformed": "Задание {task}: данные проверки испорчены (не того вида, что отдаёт проба грейдера)",
+    "grade.malformed_detail": "Задание {task}: данные проверки испорчены ({error})",
+    "integrity.copy": ("{name} (ячейка {cell}) использует готовую реализацию {used}: задание требует "
+                       "написать это самостоятельно — 0 баллов за задание"),
+    "integrity.custom_exc": "ячейка {cell}, строка {line}: скрывает ошибки через set_custom_exc",
+    "integrity.events": "ячейка {cell}, строка {line}: регистрирует обработчики событий IPython",
+    "integrity.signals": "ячейка {cell}, строка {line}: посылает или перехватывает сигналы процессов",
+    "integrity.processes": "ячейка {cell}, строка {line}: запускает процессы вне сессии ядра (fork/setsid)",
+    "integrity.ctypes": "ячейка {cell}, строка {line}: импортирует ctypes",
+    "integrity.sys_modules": "ячейка {cell}, строка {line}: подменяет модули или импорт (sys.modules, sys.meta_path)",
+    "integrity.builtins": "ячейка {cell}, строка {line}: подменяет встроенные функции Python",
+    "integrity.patch": "ячейка {cell}, строка {line}: меняет объекты библиотек (labutils, torch, json, importlib …)",
 }

@@ -1,0 +1,212 @@
+"""What the grader reads in a submission's code without running it (used by :mod:`labutils.grade`).
+
+The grader holds each submission's text before any kernel starts; what is found here cannot be
+changed by anything the notebook does when it runs.
+
+* :func:`student_cells`: the code the student wrote, i.e. the code cells whose text is not a cell of
+  the released notebook (``notebooks/<lab>.ipynb``).
+* :func:`library_copies` (Lab 1): a graded class or factory whose own code uses torchvision's ResNet
+  implementation (subclassing or aliasing ``BasicBlock``/``Bottleneck``/``ResNet``, borrowing their
+  methods, or a factory returning torchvision's model). The task scores 0 with a verdict saying why.
+* :func:`tamper_flags`: code that reaches into the interpreter or other processes (``sys.modules``,
+  builtins, import hooks, IPython event hooks or ``set_custom_exc``, labutils' objects, signals,
+  ``fork``/``setsid``, ``ctypes``). Flags do not change a score: they mark the submission for review.
+"""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from .messages import t
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+
+# Lab 1: a graded name -> its task
+_LAB1_GRADED = {"ResidualBlock": "1.1", "Bottleneck": "1.2", "ResNet": "1.3", "ResNet18": "1.4", "ResNet34": "1.4",
+                "ResNet50": "1.4", "ResNeXt50_32x4d": "1.4"}
+# torchvision's implementation of what Lab 1 has students write, by qualified name
+_TV_RESNET = ("torchvision.models.resnet.", "torchvision.models.ResNet", "torchvision.models.resnet18",
+              "torchvision.models.resnet34", "torchvision.models.resnet50", "torchvision.models.resnext50_32x4d",
+              "torchvision.models.get_model", "torchvision.models.resnet")
+_TV_COPY_LABS = ("01_residual_networks",)
+
+
+def _normal(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def released_sources(lab: str, folder: Path = NOTEBOOKS) -> set[str]:
+    """The code cells' texts of the released notebook of ``lab`` (empty when it is not there)."""
+    import nbformat
+
+    path = folder / f"{lab}.ipynb"
+    if not path.is_file():
+        return set()
+    nb = nbformat.read(str(path), as_version=4)
+    return {_normal(c.source) for c in nb.cells if c.cell_type == "code"}
+
+
+def student_cells(nb, lab: str, folder: Path = NOTEBOOKS) -> list[tuple[int, str]]:
+    """``(index, source)`` of the code cells that are not cells of the released notebook."""
+    released = released_sources(lab, folder)
+    return [(i, c.source) for i, c in enumerate(nb.cells)
+            if c.cell_type == "code" and _normal(c.source) not in released and c.source.strip()]
+
+
+def _parse(source: str):
+    """The cell's syntax tree; IPython magics and shell lines are blanked first. None if it does not parse."""
+    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    try:
+        return ast.parse("\n".join(lines))
+    except SyntaxError:
+        return None
+
+
+class _Names:
+    """What local names stand for, from the imports and simple assignments seen so far."""
+
+    def __init__(self):
+        self.aliases: dict[str, str] = {}
+
+    def learn(self, tree) -> None:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for a in node.names:
+                    if a.asname:
+                        self.aliases[a.asname] = a.name
+                    else:
+                        self.aliases[a.name.split(".")[0]] = a.name.split(".")[0]
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                for a in node.names:
+                    self.aliases[a.asname or a.name] = f"{node.module}.{a.name}"
+            elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                value = self.resolve(node.value)
+                if value:
+                    self.aliases[node.targets[0].id] = value
+
+    def resolve(self, node) -> str | None:
+        """The dotted name an expression stands for (``tv.BasicBlock`` -> torchvision.models.resnet.BasicBlock)."""
+        if isinstance(node, ast.Name):
+            return self.aliases.get(node.id)
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+
+def _is_tv(name: str | None) -> bool:
+    return bool(name) and (name.startswith(_TV_RESNET[0]) or name in _TV_RESNET[1:])
+
+
+def _tv_used(node, names: _Names, skip: set[str]) -> str | None:
+    """The first torchvision ResNet name used anywhere inside ``node``, other than through the names ``skip``
+    (the other graded names: a factory that builds with ``ResidualBlock`` is judged apart from that class)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        prefix = f"{node.module}." if isinstance(node, ast.ImportFrom) else ""
+        found = [f"{prefix}{a.name}" for a in node.names if _is_tv(f"{prefix}{a.name}")]
+        return found[0] if found else None
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and sub.id in skip:
+            continue
+        if isinstance(sub, ast.Attribute) and isinstance(sub.value, ast.Name) and sub.value.id in skip:
+            continue
+        if isinstance(sub, (ast.Name, ast.Attribute)):
+            name = names.resolve(sub)
+            if _is_tv(name):
+                return name
+    return None
+
+
+def _bound_names(node) -> list[str]:
+    if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return [node.name]
+    if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
+        return [a.asname or a.name.split(".")[0] for a in node.names]
+    if isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+        return [n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return []
+
+
+def library_copies(nb, lab: str, folder: Path = NOTEBOOKS) -> dict[str, str]:
+    """Task -> verdict for each Lab 1 task whose graded code the student wrote with torchvision's ResNet code."""
+    if lab not in _TV_COPY_LABS:
+        return {}
+    names, found = _Names(), {}
+    own = {i for i, _ in student_cells(nb, lab, folder)}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tree = _parse(cell.source)
+        if tree is None:
+            continue
+        names.learn(tree)
+        if index not in own:
+            continue
+        for node in tree.body:
+            for bound in _bound_names(node):
+                task = _LAB1_GRADED.get(bound)
+                used = _tv_used(node, names, set(_LAB1_GRADED) - {bound}) if task else None
+                if used and task not in found:
+                    found[task] = t("integrity.copy", name=bound, used=used, cell=index)
+    return found
+
+
+# (what to look for, message key): attribute chains, called names, and assignment targets
+_CALLS = {"set_custom_exc": "integrity.custom_exc", "register": "integrity.events", "kill": "integrity.signals",
+          "killpg": "integrity.signals", "fork": "integrity.processes", "setsid": "integrity.processes",
+          "signal": "integrity.signals", "reload": None}
+_MODULES = {"ctypes": "integrity.ctypes"}
+
+
+def tamper_flags(nb, lab: str, folder: Path = NOTEBOOKS) -> list[str]:
+    """Lines for the report: student-written code that reaches into the interpreter or other processes."""
+    flags: list[str] = []
+
+    def add(key: str, index: int, node) -> None:
+        line = t(key, cell=index, line=getattr(node, "lineno", 0))
+        if line not in flags:
+            flags.append(line)
+
+    for index, source in student_cells(nb, lab, folder):
+        tree = _parse(source)
+        if tree is None:
+            continue
+        names = _Names()
+        names.learn(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                for module in modules:
+                    if module.split(".")[0] in _MODULES:
+                        add(_MODULES[module.split(".")[0]], index, node)
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+                targets = (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target])
+                for target in targets:
+                    dotted = names.resolve(target.value) if isinstance(target, (ast.Attribute, ast.Subscript)) else None
+                    text = ast.unparse(target)
+                    if dotted in ("sys.modules", "sys.meta_path", "sys.path_hooks") or "sys.modules" in text:
+                        add("integrity.sys_modules", index, node)
+                    elif dotted == "builtins" or text.startswith(("__builtins__", "builtins.")):
+                        add("integrity.builtins", index, node)
+                    elif dotted and dotted.split(".")[0] in ("labutils", "importlib", "torch", "torchvision", "json",
+                                                              "numpy", "sklearn", "IPython"):
+                        add("integrity.patch", index, node)
+            elif isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                dotted = names.resolve(func) or ""
+                if name in ("append", "insert", "extend") and isinstance(func, ast.Attribute) and \
+                        names.resolve(func.value) in ("sys.meta_path", "sys.path_hooks"):
+                    add("integrity.sys_modules", index, node)
+                elif name == "set_custom_exc" or (name == "register" and "events" in ast.unparse(func)):
+                    add(_CALLS[name], index, node)
+                elif dotted in ("os.kill", "os.killpg", "os.fork", "os.setsid", "signal.signal", "os.forkpty"):
+                    add(_CALLS[dotted.split(".")[1]] if dotted.split(".")[1] in _CALLS else "integrity.processes",
+                        index, node)
+                elif any(k.arg == "start_new_session" for k in node.keywords):
+                    add("integrity.processes", index, node)
+                elif name == "setattr" and node.args and (names.resolve(node.args[0]) or "").split(".")[0] in (
+                        "labutils", "builtins", "sys", "importlib", "torch", "json"):
+                    add("integrity.patch", index, node)
+    return flags
