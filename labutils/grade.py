@@ -3,24 +3,27 @@
 For each submission (a notebook, or every notebook in a folder) the grader
 
 1. detects the lab (metadata written by ``labutils.assignments build``, else the file name, else
-   the ``Задание N.M`` (or older ``Task N.M``) hints in its code);
-2. executes it in smoke mode in a fresh kernel, started by a worker process of its own, with a
-   throwaway working folder (also its data folder and ``TMPDIR``) removed afterwards, under a time
-   limit: at the limit the cell is interrupted, and a cell that ignores the interrupt for ``GRACE``
+   the ``Задание N.M`` (or older ``Task N.M``) hints in its code), and reads the student-written
+   code without running it (:mod:`labutils.integrity`: Lab 1 library copies score 0, tampering is
+   flagged for review);
+2. executes it in smoke mode in a fresh kernel, started by a worker process of its own, in a
+   throwaway working folder (also its data folder and ``TMPDIR``) removed afterwards; on Linux with
+   bubblewrap the kernel runs in a sandbox (:mod:`labutils.sandbox`), with memory and process limits;
+   at the time limit the cell is interrupted, and a cell that ignores the interrupt for ``GRACE``
    seconds has its kernel killed; errors do not stop execution, and each is recorded with its cell;
-3. runs the lab's checks from here, not the notebook's check cells: deleting or editing those
-   cells changes nothing, and ``labutils.checks`` is reloaded first so a submission cannot patch
-   it. Each check is isolated where possible (for example ``_make_layer`` is checked with
-   torchvision's blocks), so one mistake costs exactly the points of its own task;
+3. then runs one cell of its own: each task's probe (:mod:`labutils.checks.protocol`) calls what the
+   notebook defined on inputs drawn from a seed only the grader knows, and saves plain data; the
+   grader loads it with ``torch.load(weights_only=True)`` and judges it here, against references it
+   builds itself, so nothing the notebook does to its own interpreter decides a verdict. Each task is
+   judged with reference implementations of everything else, so one mistake costs one task;
 4. writes ``<out>/<submission>.md`` and rewrites ``<out>/gradebook.csv`` (atomically) as each
    submission finishes, and at the end the class summary ``summary.md``/``.csv``/``.png``.
 
 Every submission is read into memory before any kernel starts. A hanging, crashing, malformed or
-unrecognised notebook, a forged verdict line, or a notebook that kills its worker is reported as
+unrecognised notebook, a forged results file, or a notebook that kills its worker is reported as
 such and never stops the others. When a submission ends, every process it started is killed (found
-by ``LABUTILS_GRADE_RUN=<id>`` in its environment, also after ``setsid``). This is not a sandbox:
-the notebook runs as the grading user, and the checks run in the student's kernel.
-Submissions run in parallel, one process per CPU core.
+by ``LABUTILS_GRADE_RUN=<id>`` in its environment, also after ``setsid``). Submissions run in
+parallel, one process per CPU core. README, "Grading", says what is and is not enforced.
 """
 from __future__ import annotations
 
@@ -150,6 +153,7 @@ class Report:
     errors: list[dict] = field(default_factory=list)  # cell, ename, evalue
     seconds: float = 0.0
     sandbox: str = ""  # "bubblewrap", or "none: <why>"
+    peak_memory_gb: float = 0.0  # resident memory of all its processes together, sampled (see sandbox.Limits)
     flags: list[str] = field(default_factory=list)  # code marked for the instructor's review (labutils.integrity)
 
     @property
@@ -380,6 +384,8 @@ def _grade_in_kernel(path: str, text: str, settings: Settings, job: Path, run_id
     if failed and report.status == "ok":
         report.status = "error"
         report.detail = f"the grader's probe cell failed: {failed[0].get('ename')}: {str(failed[0].get('evalue'))[:200]}"
+    if limits is not None:
+        report.peak_memory_gb = round(limits.peak_bytes / 2**30, 2)
     if report.status == "ok" and (limits is not None and limits.reason):
         report.status, report.detail = "crashed", limits.reason
     _judge(report, cases, results_path, copies)
@@ -521,6 +527,9 @@ def render(report: Report) -> str:
     lines.append(f"- time: {report.seconds:.1f} s")
     if report.sandbox:
         lines.append(f"- sandbox: {report.sandbox}")
+    if report.peak_memory_gb:
+        lines.append(f"- peak memory: {report.peak_memory_gb:.2f} GiB (resident, all its processes, sampled every "
+                     f"{sandbox.POLL} s)")
     if report.flags:
         lines += ["", "Flagged for the instructor's review (the score is not changed by these):", ""]
         lines += [f"- {flag}" for flag in report.flags]
@@ -644,6 +653,14 @@ def write_summary(reports: list[Report], out: Path) -> dict:
     lines = ["# Class summary", "", f"{s['submissions']} submission(s).", "",
              "| status | submissions |", "|---|---|"]
     lines += [f"| {status} | {n} |" for status, n in s["statuses"]]
+    flagged = [r for r in reports if r.flags]
+    unsandboxed = sum(1 for r in reports if r.sandbox.startswith("none"))
+    if unsandboxed:
+        lines += ["", f"{unsandboxed} submission(s) ran without a sandbox (see their reports)."]
+    if flagged:
+        lines += ["", "Flagged for review (code that reaches into the interpreter or other processes; "
+                      "scores are not changed):", ""]
+        lines += [f"- `{Path(r.submission).name}`: {len(r.flags)} flag(s), first: {r.flags[0]}" for r in flagged]
     for lab in s["labs"]:
         lines += ["", f"## {lab['lab']}: {lab['submissions']} submission(s), "
                       f"mean {lab['mean_points']:.1f} / {lab['max_points']} points", "",
@@ -757,6 +774,12 @@ def grade(paths: list[str], out: Path, *, timeout: float = 600.0, workers: int |
     class summary is written at the end, also when the run is interrupted. Without the sandbox
     (``sandbox_mode``), one warning says so on stderr.
     """
+    if not memory_gb > 0:
+        raise ValueError(f"--memory-gb {memory_gb}: expected a positive number of GiB")
+    if processes < 1:
+        raise ValueError(f"--max-processes {processes}: expected at least 1")
+    if sandbox_mode not in SANDBOX_MODES:
+        raise ValueError(f"--sandbox {sandbox_mode!r}: expected one of {', '.join(SANDBOX_MODES)}")
     files = collect(paths)
     if not files:
         raise FileNotFoundError(f"no notebooks found in {', '.join(paths)}")
@@ -816,7 +839,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         reports = grade(args.paths, args.out, timeout=args.timeout, workers=args.workers, sandbox_mode=args.sandbox,
                         memory_gb=args.memory_gb, processes=args.max_processes)
-    except (FileNotFoundError, RuntimeError) as exc:
+    except (FileNotFoundError, RuntimeError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     width = max(len(r.submission) for r in reports)

@@ -314,3 +314,10 @@ def test_kill_run_finds_processes_that_left_the_session():
         for p in (detached, other):
             p.kill()
             p.wait()
+
+
+def test_bad_settings_are_named(tmp_path):
+    for kwargs, name in (({"memory_gb": 0}, "--memory-gb"), ({"processes": 0}, "--max-processes"),
+                         ({"sandbox_mode": "docker"}, "--sandbox")):
+        with pytest.raises(ValueError, match=name):
+            grader.grade([str(tmp_path)], tmp_path / "out", **kwargs)
