@@ -191,7 +191,7 @@ def bench_image_cache(*, images=200, side=320, size=224) -> dict:
     """Images/s reading JPEGs through ImageListDataset, decoding each time vs preloaded in memory."""
     from torchvision import transforms
 
-    from .datasets import ImageListDataset, scan_image_folder
+    from .imagefolder import ImageListDataset, scan_image_folder
     from .standins import make_image_folder
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -7,12 +7,19 @@ Command line, for preparing a classroom without internet::
     python -m labutils.fetch --all           # everything the course uses
 
 Files land under ``data/`` (or ``$LABUTILS_DATA``); copy that folder to the offline machines.
+
+Each download writes its own hidden ``.<file>.<random>.part`` next to the target and moves it into
+place with ``os.replace`` once checked, so two processes fetching the same file (a classroom
+sharing ``data/``) never mix their bytes: the last complete copy wins. The ``.part`` is locked
+(``fcntl.flock``) while its download runs; a ``.part`` whose lock is free was left by a killed
+run and is removed before the next download of that file (see :mod:`labutils.archives`).
 """
 from __future__ import annotations
 
 import argparse
 import hashlib
 import os
+import re
 import sys
 import tempfile
 import urllib.error
@@ -20,9 +27,10 @@ import urllib.request
 from pathlib import Path
 
 from . import registry as _registry
+from .archives import claim_new, release, remove_if_abandoned
 from .messages import has, t
 from .registry import Resource
-from .runtime import SMOKE_ENV, data_root
+from .runtime import SMOKE_ENV, cache_counterpart, data_root, writable_path
 
 CHUNK = 1 << 20
 
@@ -90,9 +98,9 @@ def verify(path: Path, resource: Resource) -> Path:
     if stamp in _verified:
         return path
     algos = _digests(resource)
-    size = 0
+    size = 0 if algos else path.stat().st_size  # no digest to compute: the content check reads the file
     with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
+        while algos and (chunk := f.read(CHUNK)):
             size += len(chunk)
             for h in algos.values():
                 h.update(chunk)
@@ -107,24 +115,63 @@ def _manual_help(resource: Resource, dest: Path) -> str:
              smoke=SMOKE_ENV)
 
 
-def _set_aside(path: Path, reason: Exception) -> Path:
-    """Rename a file that failed its check to ``*.corrupt`` instead of deleting it."""
+def _move_aside(path: Path) -> Path:
+    """Rename ``path`` to ``*.corrupt`` (``*.corrupt1``, ... when taken) instead of deleting it."""
     aside = path.with_name(path.name + ".corrupt")
     n = 1
     while aside.exists():
         aside = path.with_name(f"{path.name}.corrupt{n}")
         n += 1
     os.replace(path, aside)
+    return aside
+
+
+def _set_aside(path: Path, reason: Exception) -> Path:
+    """Rename a file that failed its check to ``*.corrupt`` and say that a fresh copy comes next."""
+    aside = _move_aside(path)
     print(t("fetch.set_aside", reason=reason, aside=aside), file=sys.stderr)
     return aside
+
+
+def set_aside_damaged(path: Path, name: str) -> Path | None:
+    """Set aside a downloaded archive that turned out damaged on extraction (Lab 2), so the next run
+    (or ``python -m labutils.fetch <name>``) downloads it again; None where it cannot be moved
+    (a read-only shared folder)."""
+    try:
+        aside = _move_aside(Path(path))
+    except OSError:
+        return None
+    print(t("fetch.kept_aside", aside=aside, name=name), file=sys.stderr)
+    return aside
+
+
+def _new_part(dest: Path) -> Path:
+    fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+    os.close(fd)
+    return Path(name)
+
+
+def _remove_stale_parts(dest: Path) -> None:
+    """Remove ``.part`` files of ``dest`` left by killed downloads; those of live downloads stay."""
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.[A-Za-z0-9_]+\.part")
+    for entry in dest.parent.iterdir():
+        if not (pattern.fullmatch(entry.name) and entry.is_file()):
+            continue
+        try:
+            size = entry.stat().st_size
+        except OSError:
+            continue
+        if remove_if_abandoned(entry):
+            print(t("fetch.stale_part", path=entry, mb=size / 1e6), file=sys.stderr)
 
 
 def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> None:
     from tqdm.auto import tqdm
 
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
+    _remove_stale_parts(dest)
+    tmp, lock = claim_new(lambda: _new_part(dest))  # locked until placed: never taken for a leftover
+    placed = False
     try:
         try:
             response = urllib.request.urlopen(resource.url, timeout=timeout)
@@ -133,8 +180,7 @@ def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> N
                                   url=resource.url, error=exc, help=_manual_help(resource, dest))) from exc
         algos = _digests(resource)
         size = 0
-        with response, os.fdopen(fd, "wb") as out:
-            fd = None
+        with response, open(tmp, "wb") as out:
             total = response.headers.get("Content-Length")
             bar = tqdm(
                 total=int(total) if total and total.isdigit() else None,
@@ -158,11 +204,12 @@ def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> N
         _compare(resource, Path(resource.url), algos, size)
         _inspect(resource, tmp, Path(resource.url))
         os.replace(tmp, dest)
+        placed = True
+        _verified.add(_stamp(dest, resource))  # just checked: not read again in this process
     finally:
-        if fd is not None:
-            os.close(fd)
-        if tmp.exists():
-            tmp.unlink()
+        if not placed:
+            tmp.unlink(missing_ok=True)
+        release(lock)
 
 
 def download(resource: Resource | str, root: Path | None = None, *, progress: bool = True,
@@ -172,20 +219,27 @@ def download(resource: Resource | str, root: Path | None = None, *, progress: bo
     An existing copy under ``root`` (default ``data/``) or in ``extra_locations`` is reused after
     its checksum passes. A copy that fails is renamed ``*.corrupt`` (never deleted) and fetched
     again. The download goes to a temporary file in the target folder and is moved into place
-    only after the checksum matches, so an interrupted download never leaves a half file behind.
+    only after the checksum matches, so an interrupted download never leaves a half file behind;
+    the ``.part`` file of a killed download is removed before the next download of the same file.
     """
     if isinstance(resource, str):
         resource = _registry.get(resource)
     dest = destination(resource, root)
-    for candidate in (dest, *extra_locations):
+    # a classroom's shared read-only data folder: a missing file goes to the per-user cache instead
+    cached = cache_counterpart(dest)
+    for candidate in (dest, *([cached] if cached != dest else []), *extra_locations):
         if candidate.is_file():
             try:
                 return verify(candidate, resource)
             except ChecksumError as exc:
                 if candidate == dest:
-                    _set_aside(candidate, exc)
+                    try:
+                        _set_aside(candidate, exc)
+                    except FileNotFoundError:
+                        pass  # another process set it aside first
                 else:
                     print(t("fetch.ignoring", error=exc), file=sys.stderr)
+    dest = writable_path(dest)
     _stream(resource, dest, progress, timeout)
     return dest
 

@@ -6,17 +6,21 @@ opt-in and always announced; without it the labs use real data and real pretrain
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import sys
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import Iterator, TypeVar
 
 from .messages import t
 
 SMOKE_ENV = "LABUTILS_SMOKE"
 DATA_ENV = "LABUTILS_DATA"
 DEVICE_ENV = "LABUTILS_DEVICE"
+CACHE_ENV = "LABUTILS_CACHE"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -127,8 +131,119 @@ def project_root() -> Path:
 
 
 def data_root() -> Path:
-    """Folder for downloaded and generated data: ``$LABUTILS_DATA`` or ``<checkout>/data`` (all labs)."""
+    """Folder for downloaded and generated data: ``$LABUTILS_DATA`` or ``<checkout>/data`` (all labs).
+
+    The folder is created when it can be; a folder that cannot be created or written (a classroom's
+    shared read-only copy) is still returned: the labs only read from it, and everything they
+    derive goes where :func:`writable_path` says.
+    """
     override = os.environ.get(DATA_ENV)
     root = Path(override).expanduser() if override else project_root() / "data"
-    root.mkdir(parents=True, exist_ok=True)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        pass  # read-only: writable_path() sends derived data elsewhere
     return root
+
+
+def cache_root() -> Path:
+    """Per-user folder for derived data when the data folder is read-only (all labs).
+
+    ``$LABUTILS_CACHE``, else ``$XDG_CACHE_HOME/labutils``, else ``~/.cache/labutils``.
+    """
+    override = os.environ.get(CACHE_ENV)
+    if override:
+        return Path(override).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "labutils"
+
+
+def is_writable(folder: Path) -> bool:
+    """True when files can be created in ``folder`` (created if missing): a real attempt, not ``os.access``.
+
+    ``os.access`` says yes to root on a read-only copy and knows nothing of read-only mounts, so
+    the folder is created and a temporary file is made and removed in it.
+    """
+    try:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def cache_counterpart(path) -> Path:
+    """Where :func:`writable_path` puts ``path`` when its folder is read-only (all labs).
+
+    A path inside the data folder keeps its place relative to it (``<data>/stanford_dogs/raw`` →
+    ``<cache>/stanford_dogs/raw``); any other path goes to ``<cache>/other/<hash of its folder>/<name>``.
+    """
+    path, root = Path(path), data_root()
+    for base, full in ((root, path), (root.resolve(), path.resolve())):
+        try:
+            return cache_root() / full.relative_to(base)
+        except ValueError:
+            continue
+    digest = hashlib.sha1(str(path.resolve().parent).encode()).hexdigest()[:12]
+    return cache_root() / "other" / digest / path.name
+
+
+def writable_path(path) -> Path:
+    """``path`` itself when its parent folder can be written, else its per-user counterpart (all labs).
+
+    The labs write derived data (extracted archives, Lab 4's split, smoke stand-ins, run results)
+    through this, so a classroom can share one read-only ``$LABUTILS_DATA``. The parent folder of
+    the returned path exists; the path itself is not created. The first redirection in a session
+    is announced once, naming both folders and ``$LABUTILS_CACHE``. Raises ``PermissionError``
+    naming both folders when neither can be written.
+    """
+    path = Path(path)
+    if is_writable(path.parent):
+        return path
+    moved = cache_counterpart(path)
+    if not is_writable(moved.parent):
+        raise PermissionError(t("runtime.no_writable", path=path.parent, cache=moved.parent, var=CACHE_ENV))
+    key = f"writable:{data_root()}"
+    if key not in _announced:
+        _announced.add(key)
+        print(t("runtime.redirect", root=data_root(), cache=cache_root(), var=CACHE_ENV), file=sys.stdout, flush=True)
+    return moved
+
+
+def writable_root(*parts: str) -> Path:
+    """The folder ``<data>/<parts...>`` (created), or its per-user counterpart when that is read-only (all labs).
+
+    >>> RUNS_DIR = writable_root("runs", "lab4")
+    """
+    folder = writable_path(data_root().joinpath(*parts))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@contextmanager
+def file_lock(path, what="") -> Iterator[bool]:
+    """Hold an exclusive lock on the file ``path`` (created if missing) while the block runs (Labs 2-4).
+
+    Two students preparing the same data into one shared writable folder take turns: the second
+    waits, says so once, and then finds the first one's finished result. Yields True when the lock
+    is held; without ``fcntl`` (Windows) nothing is locked and it yields False: the callers still
+    build in unique temporary folders and rename them into place.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield False
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(t("runtime.lock_wait", what=what or path.parent, lock=path), file=sys.stdout, flush=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -5,7 +5,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from torchvision import transforms
 from torchvision.models import resnet18
 
-from labutils.datasets import ImageListDataset, scan_image_folder
+from labutils.imagefolder import ImageListDataset, scan_image_folder
 from labutils.features import extract_features
 from labutils.standins import make_image_folder
 

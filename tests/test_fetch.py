@@ -1,12 +1,14 @@
 import hashlib
 import http.server
+import struct
 import threading
+import zipfile
 from functools import partial
 
 import pytest
 import torch
 
-from labutils import fetch, models, registry
+from labutils import archives, fetch, models, registry
 from labutils.fetch import ChecksumError, DownloadError, download, verify
 from labutils.registry import Resource
 
@@ -201,3 +203,126 @@ def test_verified_file_is_rechecked_after_it_changes(source, data_dir):
     path.write_bytes(PAYLOAD[:-10])  # corrupted on disk after the first check
     with pytest.raises(ChecksumError, match="sample.bin"):
         verify(path, _resource(source.as_uri()))
+
+
+# ---------------------------------------------------------------- damaged chest X-ray zip (no checksum published)
+
+XRAY_MEMBERS = {
+    "chest_xray/train/NORMAL/IM-0115-0001.jpeg": b"\xff\xd8 normal lungs " * 300,
+    "chest_xray/train/PNEUMONIA/person1_bacteria_1.jpeg": b"\xff\xd8 bacterial " * 300,
+    "chest_xray/test/NORMAL/IM-0001-0001.jpeg": b"\xff\xd8 normal test " * 300,
+    "chest_xray/test/PNEUMONIA/person1_virus_6.jpeg": b"\xff\xd8 viral " * 300,
+    "chest_xray/.DS_Store": b"\0\0\0\1Bud1" * 10,
+    "__MACOSX/chest_xray/train/NORMAL/._IM-0115-0001.jpeg": b"\0\5\26\7 AppleDouble",
+    "__MACOSX/chest_xray/test/PNEUMONIA/._person1_virus_6.jpeg": b"\0\5\26\7 AppleDouble",
+}
+DAMAGED = "chest_xray/test/PNEUMONIA/person1_virus_6.jpeg"
+
+
+def _registry_like_xray_zip(path, damaged=None):
+    """Kermany's layout, macOS junk included; ``damaged``'s deflate stream gets an invalid first byte."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for folder in ("chest_xray/", "chest_xray/train/", "chest_xray/test/"):
+            zf.writestr(folder, b"")
+        for name, data in XRAY_MEMBERS.items():
+            zf.writestr(name, data)
+    if damaged:
+        info = zipfile.ZipFile(path).getinfo(damaged)
+        data = bytearray(path.read_bytes())
+        name_len, extra_len = struct.unpack("<HH", data[info.header_offset + 26:info.header_offset + 30])
+        data[info.header_offset + 30 + name_len + extra_len] = 0xFF  # deflate block type 3: zlib fails
+        path.write_bytes(bytes(data))
+    return path
+
+
+def _xray_entry(url):
+    return Resource(**{**registry.get("chest_xray").__dict__, "url": url})
+
+
+def test_damaged_xray_member_fails_verification_naming_it(tmp_path):
+    damaged = _registry_like_xray_zip(tmp_path / "ChestXRay2017.zip", damaged=DAMAGED)
+    with pytest.raises(ChecksumError) as info:
+        verify(damaged, registry.get("chest_xray"))
+    text = str(info.value)
+    assert str(damaged) in text and f"элемент {DAMAGED!r} повреждён" in text
+    intact = _registry_like_xray_zip(tmp_path / "intact.zip")
+    assert verify(intact, registry.get("chest_xray")) == intact
+
+
+def test_fetch_sets_a_damaged_xray_zip_aside(tmp_path, data_dir, capsys, monkeypatch):
+    dest = data_dir / "chest_xray" / "ChestXRay2017.zip"
+    dest.parent.mkdir(parents=True)
+    damaged_bytes = _registry_like_xray_zip(dest, damaged=DAMAGED).read_bytes()
+    offline = _xray_entry("http://127.0.0.1:9/x.zip")
+    monkeypatch.setattr(registry, "registry", lambda: {"chest_xray": offline})
+    assert fetch.main(["chest_xray"]) == 1  # offline: not "ok" with the damaged file
+    err = capsys.readouterr().err
+    assert DAMAGED in err and "ChestXRay2017.zip.corrupt" in err
+    assert not dest.exists() and (dest.parent / "ChestXRay2017.zip.corrupt").read_bytes() == damaged_bytes
+
+    good = _registry_like_xray_zip(tmp_path / "remote.zip")
+    online = Resource(**{**offline.__dict__, "url": good.as_uri()})
+    monkeypatch.setattr(registry, "registry", lambda: {"chest_xray": online})
+    assert fetch.main(["chest_xray"]) == 0  # the advised command really downloads it again
+    assert dest.read_bytes() == good.read_bytes()
+
+
+def test_xray_extraction_failure_sets_the_archive_aside(tmp_path, data_dir, capsys, monkeypatch):
+    """An archive damaged after it was verified: extraction fails, and the advised fetch must download it."""
+    from labutils.chest_xray import chest_xray_root
+
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    monkeypatch.delenv("LABUTILS_CHEST_XRAY", raising=False)
+    archive = data_dir / "chest_xray" / "ChestXRay2017.zip"
+    archive.parent.mkdir(parents=True)
+    _registry_like_xray_zip(archive, damaged=DAMAGED)
+    monkeypatch.setattr(fetch, "download", lambda name: archive)  # as if verified earlier in this process
+    with pytest.raises(archives.CorruptArchiveError) as info:
+        chest_xray_root()
+    assert DAMAGED in str(info.value) and "python -m labutils.fetch" in str(info.value)
+    assert not archive.exists() and (archive.parent / "ChestXRay2017.zip.corrupt").is_file()
+    assert "python -m labutils.fetch chest_xray" in capsys.readouterr().err
+    assert _leftovers(archive.parent) == ["ChestXRay2017.zip.corrupt"]  # no extracted/ nor .partial
+
+
+# ---------------------------------------------------------------- leftovers of killed downloads
+
+@pytest.mark.skipif(archives.fcntl is None, reason="a live download is told by its lock where fcntl exists")
+def test_killed_download_leftover_is_removed_but_a_live_one_stays(source, data_dir, capsys):
+    folder = data_dir / "downloads"
+    folder.mkdir(parents=True)
+    stale = folder / ".sample.bin.k3j4h5g6.part"  # the name tempfile.mkstemp gave a download killed by SIGKILL
+    stale.write_bytes(PAYLOAD[:1000])
+    live = folder / ".sample.bin.a1b2c3d4.part"  # another process is downloading into it right now
+    live.write_bytes(PAYLOAD[:10])
+    other = folder / ".sample.bin.x.q1w2e3r4.part"  # a different file's download
+    other.write_bytes(b"x")
+    lock = archives._open_locked(live, wait=False)
+    try:
+        path = download(_resource(source.as_uri()), progress=False)
+    finally:
+        archives.release(lock)
+    assert path.read_bytes() == PAYLOAD
+    assert not stale.exists() and live.exists() and other.exists()
+    err = capsys.readouterr().err
+    assert f"Удалён недокачанный файл прерванной загрузки: {stale}" in err and str(live) not in err
+    assert _leftovers(folder) == sorted([".sample.bin.a1b2c3d4.part", ".sample.bin.x.q1w2e3r4.part", "sample.bin"])
+
+
+def test_concurrent_downloads_of_one_file_each_use_their_own_part(http_url, data_dir):
+    results, errors = [], []
+
+    def fetch_one():
+        try:
+            results.append(download(_resource(http_url), progress=False))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=fetch_one) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors and len(results) == 3
+    assert (data_dir / "downloads" / "sample.bin").read_bytes() == PAYLOAD
+    assert _leftovers(data_dir / "downloads") == ["sample.bin"]

@@ -1,16 +1,23 @@
 """Helpers Lab 3 adds: CIFAR-100 superclasses, the stand-in, most-confused pairs, aggregation, timing."""
+import hashlib
+import io
 import pickle
+import shutil
+import struct
+import tarfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from torchvision import datasets as tv_datasets
 
-from labutils import fetch
-from labutils.datasets import (CIFAR100_CLASSES, CIFAR100_SUPERCLASSES, cifar100, cifar100_archive_superclasses,
-                               stratified_indices, superclass_index)
+from labutils import fetch, registry
+from labutils.cifar100 import CIFAR100_CLASSES, CIFAR100_SUPERCLASSES, cifar100, cifar100_archive_superclasses, superclass_index
+from labutils.imagefolder import stratified_indices
 from labutils.metrics import aggregate_confusion, most_confused_pairs
-from labutils.standins import SyntheticCIFAR100
+from labutils.registry import Resource
+from labutils.cifar100 import SyntheticCIFAR100
 from labutils.training import format_duration, time_steps
 
 
@@ -53,20 +60,155 @@ def test_standin_has_torchvision_interface():
     assert not np.array_equal(SyntheticCIFAR100(train=False).data[:2], ds.data[:2])
 
 
-def test_cifar100_full_mode_goes_through_the_registry(monkeypatch, data_dir):
+class _Py2Pickler(pickle._Pickler):
+    """Pickles ``str`` and ``bytes`` as Python 2 byte strings (opcodes U/T), as cPickle wrote the real files."""
+
+    dispatch = pickle._Pickler.dispatch.copy()
+
+    def _save_py2_string(self, obj):
+        data = obj.encode("latin1") if isinstance(obj, str) else bytes(obj)
+        if len(data) < 256:
+            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
+        else:
+            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
+        self.memoize(obj)
+
+    dispatch[str] = _save_py2_string
+    dispatch[bytes] = _save_py2_string
+
+
+def _py2_pickle(obj) -> bytes:
+    buffer = io.BytesIO()
+    _Py2Pickler(buffer, protocol=2).dump(obj)
+    return buffer.getvalue()
+
+
+def make_mini_cifar100(folder, *, n_train=10, n_test=4):
+    """A miniature ``cifar-100-python/`` laid out like the real archive: ``train``, ``test``, ``meta`` and the
+    junk ``file.txt~``; the pickles are Python 2 style (protocol 2, byte-string keys, read with latin1)."""
+    base = Path(folder) / "cifar-100-python"
+    base.mkdir(parents=True)
+    coarse_of = superclass_index(CIFAR100_CLASSES)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", n_train), ("test", n_test)):
+        fine = [int(v) for v in rng.integers(0, 100, size=n)]
+        batch = {"filenames": [f"{CIFAR100_CLASSES[f]}_s_{i:06d}.png" for i, f in enumerate(fine)],
+                 "batch_label": f"{split}ing batch 1 of 1", "fine_labels": fine,
+                 "coarse_labels": [int(coarse_of[f]) for f in fine],
+                 "data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)}
+        (base / split).write_bytes(_py2_pickle(batch))
+    (base / "meta").write_bytes(_py2_pickle({"fine_label_names": CIFAR100_CLASSES,
+                                             "coarse_label_names": list(CIFAR100_SUPERCLASSES)}))
+    (base / "file.txt~").write_bytes(b"")  # the real archive carries this editor backup file
+    return base
+
+
+def make_mini_cifar100_archive(path):
+    """``cifar-100-python.tar.gz`` holding the miniature folder, members named as in the real archive."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.parent / ".staging"
+    base = make_mini_cifar100(staging)
+    with tarfile.open(path, "w:gz") as tf:
+        tf.add(base, arcname="cifar-100-python")
+    shutil.rmtree(staging)
+    return path
+
+
+def _md5(path):
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def mini_cifar(tmp_path_factory, monkeypatch):
+    """The miniature's files, with torchvision's recorded MD5s pointed at them.
+
+    torchvision's CIFAR100 checks each extracted file against fixed MD5s of the real 161 MB files
+    (``train_list``, ``test_list``, ``meta``); a miniature cannot match those, so this fixture
+    replaces them with the miniature's own MD5s. torchvision's check itself runs unchanged: a
+    byte changed in a file still fails it. The registry entry is pointed at the miniature archive
+    (its MD5 and size), so ``fetch.download`` verifies it as it would the real one.
+    """
+    source = tmp_path_factory.mktemp("mini") / "cifar-100-python.tar.gz"
+    make_mini_cifar100_archive(source)
+    with tarfile.open(source) as tf:
+        assert sorted(tf.getnames()) == ["cifar-100-python", "cifar-100-python/file.txt~", "cifar-100-python/meta",
+                                         "cifar-100-python/test", "cifar-100-python/train"]
+        md5 = {name: hashlib.md5(tf.extractfile(f"cifar-100-python/{name}").read()).hexdigest()
+               for name in ("train", "test", "meta")}
+    monkeypatch.setattr(tv_datasets.CIFAR100, "train_list", [["train", md5["train"]]])
+    monkeypatch.setattr(tv_datasets.CIFAR100, "test_list", [["test", md5["test"]]])
+    monkeypatch.setattr(tv_datasets.CIFAR100, "meta", {**tv_datasets.CIFAR100.meta, "md5": md5["meta"]})
+    entry = registry.get("cifar100")
+    fake = Resource(**{**entry.__dict__, "url": source.as_uri(), "md5": _md5(source), "size_bytes": source.stat().st_size})
+    monkeypatch.setattr(registry, "get", lambda name: fake if name == "cifar100" else entry)
     monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    return source
+
+
+def _no_download(monkeypatch):
+    calls = []
+
+    def refuse(name, **kw):
+        calls.append(name)
+        raise fetch.DownloadError(f"test: no download of {name}")
+
+    monkeypatch.setattr(fetch, "download", refuse)
+    return calls
+
+
+def test_the_miniature_is_written_like_the_real_pickles(tmp_path):
+    base = make_mini_cifar100(tmp_path)
+    raw = (base / "train").read_bytes()
+    assert raw.startswith(b"\x80\x02}") and b"U\x0bfine_labels" in raw  # protocol 2, Python 2 byte-string keys
+    with pytest.raises(UnicodeDecodeError):
+        pickle.loads(raw)  # the array's bytes are a Python 2 string: only encoding="latin1" reads them
+    batch = pickle.loads(raw, encoding="latin1")
+    assert batch["data"].shape == (10, 3072) and batch["data"].dtype == np.uint8
+
+
+def test_cifar100_uses_an_intact_folder_without_the_archive(mini_cifar, data_dir, monkeypatch, capsys):
+    """Case 1: only the extracted folder is there (the .tar.gz was deleted); torchvision reads it, so do we."""
+    with tarfile.open(mini_cifar) as tf:
+        tf.extractall(data_dir / "cifar100", filter="data")
+    calls = _no_download(monkeypatch)
+    train, test = cifar100(train=True, transform=None), cifar100(train=False, transform=None)
+    assert calls == []
+    assert isinstance(train, tv_datasets.CIFAR100) and train.classes == CIFAR100_CLASSES
+    assert train.data.shape == (10, 32, 32, 3) and len(test) == 4
+    assert "не прошла проверку" not in capsys.readouterr().out
+
+
+def test_cifar100_extracts_the_archive_once_then_reuses_the_folder(mini_cifar, data_dir, monkeypatch):
     archive = data_dir / "cifar100" / "cifar-100-python.tar.gz"
-    fetched, built = [], {}
-    monkeypatch.setattr(fetch, "download", lambda name, **kw: fetched.append(name) or archive)
+    archive.parent.mkdir(parents=True)
+    shutil.copy(mini_cifar, archive)
+    ds = cifar100(train=True, transform=None)  # the real fetch.download verifies the archive, then we extract it
+    assert len(ds) == 10 and (data_dir / "cifar100" / "cifar-100-python" / "file.txt~").is_file()
+    assert archive.is_file()  # the archive is kept
+    calls = _no_download(monkeypatch)
+    assert len(cifar100(train=False, transform=None)) == 4 and calls == []  # the folder alone suffices now
 
-    class FakeCIFAR100:
-        def __init__(self, root, train, download, transform):
-            built.update(root=root, train=train, download=download, transform=transform)
 
-    monkeypatch.setattr(tv_datasets, "CIFAR100", FakeCIFAR100)
-    cifar100(train=False, transform="tf")
-    assert fetched == ["cifar100"]  # the registry fetches and MD5-checks the archive first
-    assert built == {"root": str(archive.parent), "train": False, "download": True, "transform": "tf"}
+def test_cifar100_sets_a_damaged_folder_aside_and_extracts_again(mini_cifar, data_dir, capsys):
+    with tarfile.open(mini_cifar) as tf:
+        tf.extractall(data_dir / "cifar100", filter="data")
+    damaged = data_dir / "cifar100" / "cifar-100-python" / "test"
+    damaged.write_bytes(damaged.read_bytes()[:-10])  # truncated: torchvision's MD5 check fails
+    archive = data_dir / "cifar100" / "cifar-100-python.tar.gz"
+    shutil.copy(mini_cifar, archive)
+    assert len(cifar100(train=False, transform=None)) == 4
+    out = capsys.readouterr().out
+    assert "cifar-100-python не прошла проверку torchvision" in out and "переименована" in out
+    aside = data_dir / "cifar100" / "cifar-100-python.corrupt"
+    assert (aside / "test").stat().st_size == damaged.stat().st_size - 10  # kept, not deleted
+
+
+def test_cifar100_downloads_only_when_neither_archive_nor_folder_is_there(mini_cifar, data_dir, monkeypatch):
+    calls = _no_download(monkeypatch)
+    with pytest.raises(fetch.DownloadError):
+        cifar100(train=True, transform=None)
+    assert calls == ["cifar100"]
 
 
 def test_cifar100_smoke_mode_is_announced(monkeypatch, capsys):

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from labutils import checks, registry
 from labutils.archives import UnsafeArchiveError
-from labutils.datasets import DOG_BREEDS, dogs_raw_images, prepare_dogs
+from labutils.dogs import DOG_BREEDS, dogs_raw_images, prepare_dogs
 from labutils.export import export_onnx
 from labutils.registry import Resource
 from labutils.standins import make_image_folder

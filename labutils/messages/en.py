@@ -185,6 +185,15 @@ MESSAGES = {
     "runtime.mode_full": "Full mode: real datasets and ImageNet weights (set {var}=1 for a quick demo).",
     "runtime.no_cuda": "Device {device!r} was requested ({var}) but CUDA is not available.",
     "runtime.no_mps": "Device {device!r} was requested ({var}) but Apple MPS is not available.",
+    "runtime.redirect": ("The data folder {root} cannot be written (a shared read-only copy): extracted "
+                         "archives, splits, smoke stand-ins and run results go to {cache}. "
+                         "Set {var} to choose another folder for them."),
+    "runtime.no_writable": "Neither {path} nor {cache} can be written: set {var} to a folder you can write to.",
+    "runtime.lock_wait": "Another process is already preparing {what}; waiting for it to finish (lock {lock})...",
+    "cifar.folder_rejected": ("The folder {folder} failed torchvision's check (MD5 checksums of its files) "
+                              "and is not used."),
+    "cifar.set_aside": "The damaged folder {folder} was renamed to {aside} (nothing deleted).",
+    "cifar.extracting": "Extracting {archive} into {dest} (the archive is kept)...",
 
     # ---------------------------------------------------------------- models
     "models.no_weights": "{arch} has no weights {weights!r}; choose one of {names}",
@@ -212,6 +221,12 @@ MESSAGES = {
     "datasets.not_caching": ("Not caching {n} images in memory: about {need:,.0f} MiB needed, "
                              "budget {budget:,.0f} MiB; images are decoded on every access."),
     "datasets.progress_caching": "caching images",
+    "imagefolder.too_large": "image too large ({error}); Pillow refuses such images as a decompression-bomb guard",
+    "imagefolder.image_too_large": ("cannot open image {path}: {error}. It is too large for Pillow (decompression-bomb "
+                                    "guard); move it out of the dataset folder (nothing was deleted) and run again."),
+    "imagefolder.macos_file": "macOS metadata file, not an image",
+    "imagefolder.macos_folder": "macOS metadata folder, not images",
+    "imagefolder.report_more": "  … and {n} more (full list: .skipped)",
     "datasets.grouped_count": "grouped_split: {n} samples but {groups} groups; give one group per sample",
     "datasets.grouped_fraction": "grouped_split: val_fraction must be in (0, 0.5], got {fraction}",
     "datasets.grouped_few": ("grouped_split: {groups} groups cannot be split into {folds} folds "
@@ -287,6 +302,15 @@ MESSAGES = {
     "archives.symlink": "{archive}: member {name!r} is a symbolic link; nothing was extracted",
     "archives.bad_zip": "{archive}: {error}; download it again (python -m labutils.fetch)",
     "archives.special": "{archive}: member {name!r} is a link or special file; nothing was extracted",
+    "archives.damaged": ("{archive}: member {name!r} is damaged or the archive is cut off ({error}); nothing was "
+                         "extracted; download it again (python -m labutils.fetch)"),
+    "archives.unreadable": ("{archive}: the archive cannot be read, it is damaged or cut off ({error}); nothing was "
+                            "extracted; download it again (python -m labutils.fetch)"),
+    "archives.leftover_removed": "Removed a folder left by an interrupted extraction: {path}",
+    "fetch.stale_part": "Removed the unfinished file of an interrupted download: {path} ({mb:,.1f} MB)",
+    "fetch.kept_aside": ("The damaged archive was kept as {aside}; the next run "
+                         "(or python -m labutils.fetch {name}) downloads it again."),
+    "registry.bad_member": "member {member!r} is damaged ({error}); the archive is incomplete or corrupted",
 
     # ---------------------------------------------------------------- training
     "training.n_steps": "n_steps must be at least 1, got {n}",

@@ -198,6 +198,16 @@ MESSAGES = {
                           "(для быстрой демонстрации задайте {var}=1)."),
     "runtime.no_cuda": "Запрошено устройство {device!r} ({var}), но CUDA недоступна.",
     "runtime.no_mps": "Запрошено устройство {device!r} ({var}), но Apple MPS недоступен.",
+    "runtime.redirect": ("Папка данных {root} недоступна для записи (общая копия только для чтения): "
+                         "распакованные архивы, разбиения, заглушки smoke и результаты запусков пишутся в {cache}. "
+                         "Другую папку для них задаёт переменная {var}."),
+    "runtime.no_writable": ("Нельзя записать ни в {path}, ни в {cache}: задайте в {var} папку, "
+                            "доступную вам для записи."),
+    "runtime.lock_wait": "Другой процесс уже готовит {what}; жду, пока он закончит (блокировка {lock})...",
+    "cifar.folder_rejected": ("Папка {folder} не прошла проверку torchvision (контрольные суммы MD5 файлов) "
+                              "и не используется."),
+    "cifar.set_aside": "Повреждённая папка {folder} переименована в {aside} (ничего не удалено).",
+    "cifar.extracting": "Распаковка {archive} в {dest} (архив сохраняется)...",
 
     # ---------------------------------------------------------------- models
     "models.no_weights": "у {arch} нет весов {weights!r}; выберите одни из {names}",
@@ -225,6 +235,14 @@ MESSAGES = {
     "datasets.not_caching": ("Изображения ({n} шт.) не кешируются в памяти: нужно около {need:,.0f} МиБ, "
                              "бюджет {budget:,.0f} МиБ; изображения декодируются при каждом обращении."),
     "datasets.progress_caching": "кеширование изображений",
+    "imagefolder.too_large": ("слишком большое изображение ({error}); Pillow не открывает такие, "
+                              "защищаясь от «бомбы распаковки»"),
+    "imagefolder.image_too_large": ("не удаётся открыть изображение {path}: {error}. Оно слишком большое для Pillow "
+                                    "(защита от «бомбы распаковки»); уберите его из папки датасета "
+                                    "(ничего не удалено) и запустите снова."),
+    "imagefolder.macos_file": "служебный файл macOS, не изображение",
+    "imagefolder.macos_folder": "служебная папка macOS, не изображения",
+    "imagefolder.report_more": "  … и ещё {n} (полный список: .skipped)",
     "datasets.grouped_count": "grouped_split: примеров {n}, а групп {groups}; нужна одна группа на каждый пример",
     "datasets.grouped_fraction": "grouped_split: val_fraction должен быть в (0, 0.5], получено {fraction}",
     "datasets.grouped_few": ("grouped_split: групп {groups} — этого мало для {folds} фолдов "
@@ -306,6 +324,15 @@ MESSAGES = {
     "archives.symlink": "{archive}: элемент {name!r} — символическая ссылка; ничего не распаковано",
     "archives.bad_zip": "{archive}: {error}; скачайте архив заново (python -m labutils.fetch)",
     "archives.special": "{archive}: элемент {name!r} — ссылка или специальный файл; ничего не распаковано",
+    "archives.damaged": ("{archive}: элемент {name!r} повреждён или архив обрезан ({error}); ничего не распаковано; "
+                         "скачайте архив заново (python -m labutils.fetch)"),
+    "archives.unreadable": ("{archive}: архив не читается, он повреждён или обрезан ({error}); ничего не распаковано; "
+                            "скачайте его заново (python -m labutils.fetch)"),
+    "archives.leftover_removed": "Удалена папка, оставшаяся от прерванной распаковки: {path}",
+    "fetch.stale_part": "Удалён недокачанный файл прерванной загрузки: {path} ({mb:,.1f} МБ)",
+    "fetch.kept_aside": ("Повреждённый архив сохранён как {aside}; следующий запуск "
+                         "(или python -m labutils.fetch {name}) скачает его заново."),
+    "registry.bad_member": "элемент {member!r} повреждён ({error}); архив скачан не полностью или испорчен",
 
     # ---------------------------------------------------------------- training
     "training.n_steps": "n_steps должно быть не меньше 1, получено {n}",

@@ -1,0 +1,170 @@
+"""Lab 2's dataset: Kermany et al.'s chest X-rays (Mendeley ChestXRay2017.zip or the Kaggle copy).
+
+Its locator (:func:`chest_xray_root`), the patient ids in its file names (:func:`chest_xray_patient`)
+and its smoke-mode stand-in (:func:`make_chest_xray_folder`), all in one place.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from .messages import t
+from .standins import MARKER, _check_target, _params, class_pattern
+
+CHEST_XRAY_ENV = "LABUTILS_CHEST_XRAY"
+
+
+# Kermany's file names carry the patient: "person1_bacteria_1.jpeg" and "person1_virus_6.jpeg" are
+# two X-rays of one child; "IM-0115-0001.jpeg" and "NORMAL2-IM-1427-0001.jpeg" are image 0001 of
+# patients IM-0115 and NORMAL2-IM-1427.
+_KERMANY_PATIENT = (
+    re.compile(r"^(person\d+)_(?:bacteria|virus)_\d+$", re.IGNORECASE),
+    re.compile(r"^((?:NORMAL2-)?IM-\d+)-\d+$", re.IGNORECASE),
+)
+
+
+def chest_xray_patient(path) -> str | None:
+    """The patient id in a Kermany chest X-ray file name, or None when the name has no id (Lab 2).
+
+    ``person1_bacteria_1.jpeg`` and ``person1_virus_6.jpeg`` give ``"person1"``;
+    ``IM-0115-0001.jpeg`` gives ``"IM-0115"``; ``NORMAL2-IM-1427-0001.jpeg`` gives
+    ``"NORMAL2-IM-1427"``.
+    """
+    stem = Path(path).stem
+    for pattern in _KERMANY_PATIENT:
+        match = pattern.match(stem)
+        if match:
+            return match.group(1)
+    return None
+
+
+def chest_xray_patients(samples: Sequence[tuple[str, int]]) -> tuple[list[str], list[str]]:
+    """One patient id per sample, plus the files whose names carry none (Lab 2).
+
+    A file without an id becomes a patient of its own (``"file:<name>"``): the safe choice, since
+    nothing links it to another image; the second list names those files so the lab can report them.
+    """
+    groups, unnamed = [], []
+    for path, _ in samples:
+        patient = chest_xray_patient(path)
+        if patient is None:
+            unnamed.append(str(path))
+            patient = f"file:{Path(path).name}"
+        groups.append(patient)
+    return groups, unnamed
+
+
+def _looks_like_chest_xray(root: Path) -> bool:
+    from .registry import CHEST_XRAY_CLASSES
+
+    return all((root / "train" / c).is_dir() for c in CHEST_XRAY_CLASSES)
+
+
+def chest_xray_root(path=None) -> Path:
+    """The chest X-ray folder holding ``train/`` and ``test/``, each with ``NORMAL/`` and ``PNEUMONIA/`` (Lab 2).
+
+    Looked up in this order: the ``path`` argument; ``$LABUTILS_CHEST_XRAY`` (e.g. the Kaggle copy
+    ``.../chest_xray``); in smoke mode a synthetic stand-in (grayscale, varied sizes, imbalanced
+    like the real set, several images per patient named as in Kermany's archive); otherwise ``data/chest_xray/extracted/chest_xray``, extracted from the registry's
+    ChestXRay2017.zip, which is downloaded (~1.2 GB) if missing. When the data folder is read-only
+    (a shared classroom copy), the extraction and the stand-in go to its per-user counterpart
+    (:func:`labutils.runtime.writable_path`).
+    """
+    from .archives import CorruptArchiveError, extract_zip
+    from .fetch import download, set_aside_damaged
+    from .runtime import cache_counterpart, data_root, is_smoke, smoke_notice, writable_path
+
+    given = path or os.environ.get(CHEST_XRAY_ENV)
+    if given:
+        root = Path(given).expanduser()
+        if not _looks_like_chest_xray(root):
+            source = t("datasets.source_argument") if path else CHEST_XRAY_ENV
+            raise FileNotFoundError(t("datasets.not_xray", root=root, source=source))
+        return root
+    if is_smoke():
+        root = writable_path(data_root() / "smoke" / "chest_xray")  # per-user when the data folder is read-only
+        # Patients, not images: 1-5 X-rays each, Kermany's file names, healthy:sick about 1:3 in train/
+        # and 1:2 in test/ like the real set (1,341:3,875 and 234:390). test/ reuses one PNEUMONIA patient number of train/ (person20), so the lab's
+        # check for patients present in both folders has something to find.
+        layout = {"train": ({"NORMAL": 9, "PNEUMONIA": 20}, {"NORMAL": 1, "PNEUMONIA": 1}, 2),
+                  "test": ({"NORMAL": 4, "PNEUMONIA": 9}, {"NORMAL": 101, "PNEUMONIA": 20}, 7)}
+        for split, (patients, first_ids, seed) in layout.items():
+            make_chest_xray_folder(root / split, patients, first_ids=first_ids, seed=seed)
+        smoke_notice(t("datasets.xray_standin", root=root), once_key="chest_xray")
+        return root
+    extracted = data_root() / "chest_xray" / "extracted"
+    for found in dict.fromkeys((extracted, cache_counterpart(extracted))):
+        if _looks_like_chest_xray(found / "chest_xray"):  # already extracted, possibly read-only
+            return found / "chest_xray"
+    archive = download("chest_xray")
+    extracted = writable_path(extracted)  # per-user when the data folder is read-only
+    root = extracted / "chest_xray"
+    print(t("datasets.extracting_xray", archive=archive, dest=extracted))
+    try:
+        extract_zip(archive, extracted, keep=lambda name: name.startswith("chest_xray/") and not name.endswith("/"))
+    except CorruptArchiveError:
+        set_aside_damaged(archive, "chest_xray")  # so that "download it again" really downloads it
+        raise
+    except FileExistsError:
+        if not _looks_like_chest_xray(root):  # else another process (a classmate) has just extracted it
+            raise
+    return root
+
+
+
+
+def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_patient: tuple[int, int] = (1, 5),
+                           first_ids: Mapping[str, int] | None = None, size_range: tuple[int, int] = (48, 112),
+                           seed: int = 0) -> Path:
+    """Write a stand-in chest X-ray split ``root/{NORMAL,PNEUMONIA}/`` named like Kermany's files (Lab 2).
+
+    ``patients`` maps the two class folders to a number of patients; each patient gets
+    ``images_per_patient`` (min, max) grayscale JPEGs named as in the real archive:
+    ``IM-0007-0001.jpeg`` or ``NORMAL2-IM-0008-0002.jpeg`` for NORMAL, ``person3_bacteria_12.jpeg``
+    or ``person3_virus_13.jpeg`` for PNEUMONIA (one patient may have both). Patient numbers start
+    at ``first_ids[class]`` (default 1). Images of one patient share a look (stripe phase,
+    brightness, size), as X-rays of one child do, so a per-image split really leaks. Same settings,
+    same bytes; a folder holding anything else is never written into.
+    """
+    import numpy as np
+    from PIL import Image
+
+    classes = list(patients)
+    if classes != ["NORMAL", "PNEUMONIA"]:
+        raise ValueError(t("standins.patients", got=classes))
+    lo, hi = images_per_patient
+    if not 1 <= lo <= hi:
+        raise ValueError(t("standins.per_patient", got=images_per_patient))
+    first_ids = {name: 1 for name in classes} | dict(first_ids or {})
+    root = Path(root)
+    params = _params(patients, "L", size_range, ".jpeg", seed) | {
+        "layout": "kermany", "images_per_patient": list(images_per_patient), "first_ids": first_ids}
+    if _check_target(root, params):
+        return root
+    counter = 0  # Kermany numbers PNEUMONIA images with one running counter
+    for label, name in enumerate(classes):
+        folder = root / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for k in range(patients[name]):
+            number = first_ids[name] + k
+            rng = np.random.default_rng([seed, label, number])
+            h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, size=2))
+            base = class_pattern(label, len(classes), h, w, channels=1, rng=rng)[..., 0]
+            base = base + rng.uniform(-0.12, 0.12)  # the patient's own brightness
+            viral_share = rng.uniform(0, 1)
+            for j in range(int(rng.integers(lo, hi + 1))):
+                img_rng = np.random.default_rng([seed, label, number, j])
+                pixels = np.clip(base + img_rng.normal(0.0, 0.05, size=base.shape), 0.0, 1.0)
+                if name == "NORMAL":
+                    prefix = "NORMAL2-IM" if k % 2 else "IM"
+                    filename = f"{prefix}-{number:04d}-{j + 1:04d}.jpeg"
+                else:
+                    counter += 1
+                    kind = "virus" if img_rng.uniform(0, 1) < viral_share else "bacteria"
+                    filename = f"person{number}_{kind}_{counter}.jpeg"
+                Image.fromarray((pixels * 255).round().astype(np.uint8)).save(folder / filename)
+    (root / MARKER).write_text(json.dumps(params, indent=1))
+    return root
