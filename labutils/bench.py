@@ -187,6 +187,94 @@ def bench_mixed_precision(device="cuda", *, batch=64, size=224, steps=10) -> dic
     return results
 
 
+def _train_step_ips(model, cfg, batch: int, size: int, steps: int) -> float:
+    """Images/s of ``steps`` training steps (SGD, cross-entropy) of ``model`` under the settings ``cfg``."""
+    import torch
+    from torch import nn
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(batch, 3, size, size, generator=gen)
+    y = torch.randint(0, 10, (batch,), generator=gen)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    model.train()
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        with cfg.autocast():
+            loss = nn.functional.cross_entropy(model(cfg.inputs(x)), y.to(cfg["device"]))
+        loss.backward()
+        optimizer.step()
+
+    from .training import time_steps
+
+    return batch / time_steps(step, n_steps=steps, warmup=1)
+
+
+def bench_cpu_fast_path(*, arch: str = "resnet50", size: int = 160, batch: int = 16, steps: int = 3,
+                        rounds: int = 2) -> dict:
+    """CPU training images/s of ``arch`` in float32 (contiguous) and with the fast path (channels_last,
+    plus bfloat16 autocast where the CPU supports it), one step at a time, the rounds interleaved."""
+    from torchvision.models import get_model
+
+    from .fastpath import fast_path
+
+    plain_cfg, fast_cfg = fast_path("cpu", amp=False, channels_last=False), fast_path("cpu")
+    runs: dict[str, list[float]] = {"fp32": [], "fast": []}
+    models = {}
+    for name, cfg in (("fp32", plain_cfg), ("fast", fast_cfg)):
+        import torch
+
+        torch.manual_seed(0)
+        models[name] = cfg.prepare(get_model(arch, weights=None, num_classes=10))
+    for _ in range(rounds):
+        for name, cfg in (("fp32", plain_cfg), ("fast", fast_cfg)):
+            runs[name].append(_train_step_ips(models[name], cfg, batch, size, steps))
+    fp32, fast = max(runs["fp32"]), max(runs["fast"])
+    dtype = str(fast_cfg["dtype"]).replace("torch.", "") if fast_cfg["amp"] else "float32"
+    return {"fp32_ips": fp32, "fast_ips": fast, "speedup": fast / fp32, "dtype": dtype,
+            "channels_last": fast_cfg["channels_last"],
+            "setting": f"{arch} training step, {size}px, batch {batch}, best of {rounds} rounds x median of {steps}"}
+
+
+def bench_fast_path_agreement(*, epochs: int = 6, images: int = 256, size: int = 32, batch: int = 32) -> dict:
+    """Train the same small ResNet-18 on the same synthetic data in float32 and with the CPU fast path;
+    final training loss and validation accuracy of both (the fast path must not change what a lab shows)."""
+    import numpy as np
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+    from torchvision.models import resnet18
+
+    from .fastpath import fast_path
+    from .standins import class_pattern
+    from .training import run_epoch
+
+    classes = 4
+    rng = np.random.default_rng(0)
+    labels = np.arange(images) % classes
+    pixels = np.stack([class_pattern(int(k), classes, size, size, rng=rng) for k in labels]).astype(np.float32)
+    x = torch.from_numpy(pixels).permute(0, 3, 1, 2).contiguous()
+    y = torch.from_numpy(labels).long()
+    split = int(images * 0.75)
+    out = {}
+    for name, amp, cl in (("fp32", False, False), ("fast", "auto", "auto")):
+        torch.manual_seed(0)
+        model = resnet18(num_classes=classes)
+        fast_path("cpu", amp, cl).prepare(model)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+        train = DataLoader(TensorDataset(x[:split], y[:split]), batch_size=batch, shuffle=True,
+                           generator=torch.Generator().manual_seed(0))
+        val = DataLoader(TensorDataset(x[split:], y[split:]), batch_size=batch)
+        for _ in range(epochs):
+            loss, _, _, _ = run_epoch(model, train, nn.CrossEntropyLoss(), "cpu", optimizer, progress=False,
+                                      amp=amp, channels_last=cl)
+        _, acc, _, _ = run_epoch(model, val, nn.CrossEntropyLoss(), "cpu", progress=False, amp=amp, channels_last=cl)
+        out[name] = {"final_train_loss": loss, "val_accuracy": acc}
+    out["setting"] = (f"ResNet-18 from scratch, {classes} synthetic classes, {split} train / {images - split} val "
+                      f"images {size}px, {epochs} epochs, SGD")
+    return out
+
+
 def bench_image_cache(*, images=200, side=320, size=224) -> dict:
     """Images/s reading JPEGs through ImageListDataset, decoding each time vs preloaded in memory."""
     from torchvision import transforms
@@ -236,6 +324,47 @@ def _verdict(ok: bool) -> str:
     return "target met" if ok else "target NOT met"
 
 
+def collect_json(*, quick: bool = False, notebooks: bool = False) -> dict:
+    """The figures of ``python -m labutils.bench --json``, measured now on this machine's CPU (and GPU)."""
+    import platform
+
+    import torch
+
+    from . import budgets
+    from .fastpath import cpu_bf16_supported
+
+    f = bench_fit_overhead("cpu", images=96 if quick else 320, size=32 if quick else 64, reps=2 if quick else 5)
+    c = bench_feature_cache("cpu", images=128 if quick else 512, size=32 if quick else 64)
+    fp = bench_cpu_fast_path(size=64 if quick else 160, steps=2 if quick else 3, rounds=1 if quick else 2)
+    agree = bench_fast_path_agreement(epochs=2 if quick else 6, images=96 if quick else 256)
+    amp = None
+    if torch.cuda.is_available():
+        amp = bench_mixed_precision("cuda", steps=3 if quick else 10)["ratio"]
+    costs: dict = {}
+    minutes, phases = {}, {}
+    for lab in budgets.PHASES:
+        result = budgets.estimate(lab, "cpu", steps=1 if quick else 2, costs=costs)
+        minutes[lab] = round(result["minutes"], 2)
+        phases[lab] = [{"what": w, "steps": n, "seconds_per_step": round(sec, 4)} for w, n, sec in result["phases"]]
+    out = {
+        "torch": torch.__version__, "cpu": platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(), "cpu_bf16": cpu_bf16_supported(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None, "quick": quick,
+        "fit_overhead_ratio": round(f["ratio"], 4),
+        "feature_cache_speedup_per_epoch": round(c["epoch_speedup"], 2),
+        "cpu_fast_path_speedup": round(fp["speedup"], 3),
+        "cpu_fast_path": {k: (round(v, 3) if isinstance(v, float) else v) for k, v in fp.items()},
+        "fast_path_agreement": agree,
+        "cuda_amp_speedup": None if amp is None else round(amp, 3),
+        "notebooks_total_s": None,
+        "full_mode_cpu_minutes": minutes,
+        "full_mode_cpu_phases": phases,
+    }
+    if notebooks:
+        out["notebooks_total_s"] = round(sum(bench_notebooks().values()), 1)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -243,8 +372,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run of the benchmark)")
     parser.add_argument("--notebooks", action="store_true", help="also time each solution notebook under nbval")
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures instead")
     args = parser.parse_args(argv)
     q = args.quick
+    if args.json:
+        import contextlib
+        import io
+        import json
+
+        with contextlib.redirect_stdout(io.StringIO()):  # the fast path's one-line notice
+            figures = collect_json(quick=q, notebooks=args.notebooks)
+        print(json.dumps(figures, ensure_ascii=False))
+        return 0
     devices = []
     if args.device in ("cpu", "all"):
         devices.append("cpu")
@@ -270,10 +409,26 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mixed precision       fp32 {m['fp32']:8.1f} img/s | AMP+channels_last {m['fast']:8.1f} img/s | "
                   f"ratio {m['ratio']:.2f} (target ≥ 2: {_verdict(m['ratio'] >= 2)})   [{m['setting']}]")
         else:
-            print("mixed precision       skipped on CPU: the CPU path stays float32 (see fast_path)")
+            fp = bench_cpu_fast_path(size=64 if q else 160, steps=2 if q else 3, rounds=1 if q else 2)
+            print(f"CPU fast path         float32 {fp['fp32_ips']:6.2f} img/s | {fp['dtype']} + channels_last "
+                  f"{fp['fast_ips']:6.2f} img/s | speedup {fp['speedup']:.2f}× (target ≥ 1.6: "
+                  f"{_verdict(fp['speedup'] >= 1.6)})   [{fp['setting']}]")
+            a = bench_fast_path_agreement(epochs=2 if q else 6, images=96 if q else 256)
+            print(f"same model both ways  float32: loss {a['fp32']['final_train_loss']:.3f}, val accuracy "
+                  f"{a['fp32']['val_accuracy']:.1%} | fast path: loss {a['fast']['final_train_loss']:.3f}, "
+                  f"val accuracy {a['fast']['val_accuracy']:.1%}   [{a['setting']}]")
     i = bench_image_cache(images=40 if q else 200)
     print(f"\nimage cache (CPU)     decode each time {i['decode_ips']:7.1f} img/s | cached {i['cached_ips']:7.1f} img/s | "
           f"ratio {i['ratio']:.1f}× (one-time preload {i['preload_s']:.2f} s)   [{i['setting']}]")
+    from . import budgets
+
+    print("\nfull mode on this CPU (model compute with the fast path: measured step costs × the lab's steps):")
+    costs: dict = {}
+    for lab in budgets.PHASES:
+        e = budgets.estimate(lab, "cpu", steps=1 if q else 2, costs=costs)
+        print(f"  lab {lab}: {e['minutes']:6.1f} min (target ≤ 30: {_verdict(e['minutes'] <= 30)})")
+        for what, steps, seconds in e["phases"]:
+            print(f"           {steps:5d} × {seconds:7.3f} s  {what}")
     if args.notebooks:
         times = bench_notebooks()
         total = sum(times.values())

@@ -5,6 +5,7 @@ import math
 import time
 from typing import Callable
 
+from .fastpath import fast_path
 from .messages import t
 
 
@@ -161,26 +162,6 @@ def keep_frozen_bn_eval(model) -> int:
     return switched
 
 
-def fast_path(device, amp="auto", channels_last="auto") -> dict:
-    """What :func:`run_epoch` does on ``device`` (Lab 4; issue 7 of the course's performance work).
-
-    On CUDA, by default: mixed precision (bfloat16 where the GPU supports it, else float16 with a
-    GradScaler) and channels_last memory format. CPU and Apple MPS take the safe float32 path.
-    ``amp`` / ``channels_last`` accept True/False to force either way.
-    """
-    import torch
-
-    dev = torch.device(device)
-    cuda = dev.type == "cuda"
-    use_amp = cuda if amp == "auto" else bool(amp)
-    dtype = None
-    if use_amp:
-        dtype = torch.bfloat16 if (not cuda or torch.cuda.is_bf16_supported()) else torch.float16
-    return {"device": dev, "amp": use_amp, "dtype": dtype,
-            "channels_last": cuda if channels_last == "auto" else bool(channels_last),
-            "grad_scaler": bool(use_amp and cuda and dtype == torch.float16)}
-
-
 def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", progress: bool = True,
               *, amp="auto", channels_last="auto", scaler=None, frozen_bn: str = "eval"):
     """One pass over ``loader``: training when ``optimizer`` is given, else evaluation (Lab 4).
@@ -198,6 +179,7 @@ def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", 
 
     _check_frozen_bn(frozen_bn)
     cfg = fast_path(device, amp, channels_last)
+    cfg.announce()
     dev = cfg["device"]
     training = optimizer is not None
     model.train(training)
@@ -209,14 +191,11 @@ def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", 
     labels_all, preds_all = [], []
     with torch.set_grad_enabled(training):
         for inputs, labels in tqdm(loader, desc=desc, leave=False, disable=not progress):
-            if cfg["channels_last"] and inputs.dim() == 4:
-                inputs = inputs.to(dev, non_blocking=True, memory_format=torch.channels_last)
-            else:
-                inputs = inputs.to(dev, non_blocking=True)
+            inputs = cfg.inputs(inputs)
             labels = labels.to(dev, non_blocking=True)
             if training:
                 optimizer.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=dev.type, dtype=cfg["dtype"], enabled=cfg["amp"]):
+            with cfg.autocast():
                 outputs = model(inputs)
                 loss = criterion(outputs, labels)
             if training:
@@ -253,8 +232,9 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
       a run that was never interrupted;
     * ``patience``: stop after that many epochs without improvement (``None``: never stop early).
 
-    On CUDA the loop runs in mixed precision with channels_last by default (:func:`fast_path`);
-    on CPU and MPS it stays in float32.
+    The loop runs with :func:`labutils.fastpath.fast_path`'s settings: mixed precision and
+    channels_last on CUDA, channels_last and (on CPUs with native bfloat16) bfloat16 autocast on
+    the CPU, float32 on MPS; ``LABUTILS_FAST=0`` switches it off.
 
     ``frozen_bn`` is passed to :func:`run_epoch`: with ``"eval"`` (the default) the BatchNorm
     layers of frozen stages stay in eval mode while the rest trains, so their ImageNet running
@@ -285,8 +265,8 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         "frozen_bn": frozen_bn,
     }
     cfg = fast_path(device, amp, channels_last)
-    if cfg["channels_last"]:
-        model.to(memory_format=torch.channels_last)
+    cfg.prepare(model)
+    cfg.announce()
     scaler = torch.amp.GradScaler("cuda") if cfg["grad_scaler"] else None
     resumed_from = 0
     ckpt_path = run_dir / CHECKPOINT

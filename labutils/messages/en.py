@@ -342,4 +342,11 @@ MESSAGES = {
     "integrity.sys_modules": "cell {cell}, line {line}: replaces modules or the import system (sys.modules, sys.meta_path)",
     "integrity.builtins": "cell {cell}, line {line}: replaces Python's builtins",
     "integrity.patch": "cell {cell}, line {line}: changes library objects (labutils, torch, json, importlib …)",
+    # labutils.fastpath
+    "fastpath.bad_env": "{var}={value!r} is not understood: use {var}=1 (the default) or {var}=0",
+    "fastpath.contiguous": "contiguous memory",
+    "fastpath.on": ("Fast path on {device}: {dtype} autocast + {layout} (switch off: {var}=0; accuracy "
+                    "changes at the level of training noise, see python -m labutils.bench)"),
+    "fastpath.cpu_no_bf16": "This CPU has no native bfloat16: training in float32 + {layout} (switch that off too: {var}=0)",
+    "fastpath.off_env": "Fast path off ({var}=0): {device}, float32, contiguous memory",
 }

@@ -366,4 +366,12 @@ MESSAGES = {
     "integrity.sys_modules": "ячейка {cell}, строка {line}: подменяет модули или импорт (sys.modules, sys.meta_path)",
     "integrity.builtins": "ячейка {cell}, строка {line}: подменяет встроенные функции Python",
     "integrity.patch": "ячейка {cell}, строка {line}: меняет объекты библиотек (labutils, torch, json, importlib …)",
+    # labutils.fastpath
+    "fastpath.bad_env": "{var}={value!r} не распознано: используйте {var}=1 (по умолчанию) или {var}=0",
+    "fastpath.contiguous": "обычная раскладка памяти",
+    "fastpath.on": ("Быстрый путь на {device}: autocast {dtype} + {layout} (выключить: {var}=0; "
+                    "точность меняется на уровне шума обучения, см. python -m labutils.bench)"),
+    "fastpath.cpu_no_bf16": ("На этом CPU нет аппаратного bfloat16: обучение в float32 + {layout} "
+                             "(выключить и это: {var}=0)"),
+    "fastpath.off_env": "Быстрый путь выключен ({var}=0): {device}, float32, обычная раскладка памяти",
 }
