@@ -82,8 +82,10 @@ class FastPath(dict):
         layout = "channels_last" if self["channels_last"] else t("fastpath.contiguous")
         if not fast_enabled():
             return t("fastpath.off_env", device=self["device"], var=FAST_ENV)
-        if self["device"].type == "cpu" and not self["amp"]:
+        if self["device"].type == "cpu" and not self["amp"] and not cpu_bf16_supported():
             return t("fastpath.cpu_no_bf16", layout=layout, var=FAST_ENV)
+        if not self["amp"]:
+            return t("fastpath.float32", device=self["device"], layout=layout, var=FAST_ENV)
         return t("fastpath.on", device=self["device"], dtype=dtype, layout=layout, var=FAST_ENV)
 
     def announce(self) -> None:

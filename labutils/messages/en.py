@@ -345,8 +345,9 @@ MESSAGES = {
     # labutils.fastpath
     "fastpath.bad_env": "{var}={value!r} is not understood: use {var}=1 (the default) or {var}=0",
     "fastpath.contiguous": "contiguous memory",
-    "fastpath.on": ("Fast path on {device}: {dtype} autocast + {layout} (switch off: {var}=0; accuracy "
-                    "changes at the level of training noise, see python -m labutils.bench)"),
+    "fastpath.on": ("Fast path on {device}: {dtype} autocast + {layout} (switch off: {var}=0; "
+                    "compared with float32 on one task: python -m labutils.bench)"),
+    "fastpath.float32": "{device}: float32 + {layout} (autocast off; switch everything off: {var}=0)",
     "fastpath.cpu_no_bf16": "This CPU has no native bfloat16: training in float32 + {layout} (switch that off too: {var}=0)",
     "fastpath.off_env": "Fast path off ({var}=0): {device}, float32, contiguous memory",
 }

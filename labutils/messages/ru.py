@@ -370,7 +370,8 @@ MESSAGES = {
     "fastpath.bad_env": "{var}={value!r} не распознано: используйте {var}=1 (по умолчанию) или {var}=0",
     "fastpath.contiguous": "обычная раскладка памяти",
     "fastpath.on": ("Быстрый путь на {device}: autocast {dtype} + {layout} (выключить: {var}=0; "
-                    "точность меняется на уровне шума обучения, см. python -m labutils.bench)"),
+                    "сравнение с float32 на одной и той же задаче: python -m labutils.bench)"),
+    "fastpath.float32": "{device}: float32 + {layout} (autocast выключен; всё выключить: {var}=0)",
     "fastpath.cpu_no_bf16": ("На этом CPU нет аппаратного bfloat16: обучение в float32 + {layout} "
                              "(выключить и это: {var}=0)"),
     "fastpath.off_env": "Быстрый путь выключен ({var}=0): {device}, float32, обычная раскладка памяти",
