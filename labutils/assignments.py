@@ -17,16 +17,20 @@ kernelspec and language metadata that Jupyter would write. ``check`` fails, nami
 cell, when a student notebook is missing or stale, when solution code or an answer leaked into
 it, when a hint repeats a solution line, when a student-facing code line is wider than
 ``MAX_WIDTH`` characters, or when any notebook has outputs or another kernelspec. ``clean``
-strips outputs from the solutions.
+strips outputs from the solutions. ``export-nbgrader DIR`` writes an nbgrader course directory
+from the solutions (see ``export_nbgrader``).
 
     python -m labutils.assignments build
     python -m labutils.assignments check
     python -m labutils.assignments clean
+    python -m labutils.assignments export-nbgrader DIR [--answer-points N]
 """
 from __future__ import annotations
 
 import argparse
+import ast
 import copy
+import inspect
 import re
 import sys
 from pathlib import Path
@@ -345,10 +349,214 @@ def clean(folder: Path) -> list[Path]:
     return changed
 
 
+# ---------------------------------------------------------------------------------------------
+# export-nbgrader: the same single source as an nbgrader course
+#
+# ``python -m labutils.assignments export-nbgrader DIR`` writes ``DIR/nbgrader_config.py`` and ``DIR/source/<lab>/<lab>.ipynb`` for every notebook in
+# ``solutions/``, with nbgrader's cell metadata (schema version 3):
+#
+# * a code cell with ``### BEGIN SOLUTION`` regions is an autograded answer cell (``solution``), its
+#   ``grade_id`` derived from the task ids of its hints: ``task_1_1``; a task that spans several cells
+#   gets ``task_2_3``, ``task_2_3-2``, ... in notebook order;
+# * after the cell where a task's self-check runs (else after the task's last solution cell) comes a
+#   locked autograded test cell ``test_1_1`` worth the task's points in :data:`labutils.grade.LABS`;
+#   it runs :func:`labutils.checks.protocol.assert_task`, the very probe and judge of ``labutils.grade``;
+# * a markdown cell with answer regions (the control questions) is a manually graded answer cell
+#   ``answers-<cell id>``, worth ``answer_points`` (0 by default, so nbgrader's automatic total is
+#   ``labutils.grade``'s; the formgrader still shows the answers to the grader);
+# * every other cell is locked read-only (``cell-<cell id>``).
+#
+# Grade ids come from task ids and the notebooks' own cell ids, never from positions, so a re-export
+# after an edit elsewhere does not orphan grades in nbgrader's database. ``nbgrader_config.py`` sets
+# the stubs that ``nbgrader generate_assignment`` writes (``ClearSolutions.code_stub``: one line for
+# every task, since nbgrader cannot vary it per task; ``text_stub``: the placeholder of
+# ``python -m labutils.assignments build``) and the execution time limit of ``nbgrader autograde``.
+
+NBGRADER_SCHEMA = 3
+NBGRADER_CODE_STUB = 'raise NotImplementedError("Впишите решение")'
+NBGRADER_TIMEOUT = 600  # seconds per cell when nbgrader executes a notebook (autograde, validate)
+NBGRADER_TEST_CELL = '''# Автоматическая проверка задания {number} для nbgrader ({points} б.), ячейка заблокирована:
+# проверяет ваш код на случайных входных данных, как итоговая оценка курса.
+from labutils.checks.protocol import assert_task
+assert_task("{number}", globals())'''
+
+NBGRADER_CONFIG = '''\
+"""nbgrader configuration of the course, written by `python -m labutils.assignments export-nbgrader`.
+
+Regenerate it with the notebooks in source/ rather than editing it by hand.
+"""
+c = get_config()  # noqa: F821 (nbgrader provides it)
+
+# What `nbgrader generate_assignment` writes in place of a solution region: nbgrader cannot vary it
+# per task, so it is one line for all (`python -m labutils.assignments build` names the task).
+c.ClearSolutions.code_stub = {{"python": {code_stub!r}}}
+c.ClearSolutions.text_stub = {text_stub!r}
+
+# `nbgrader autograde` runs each notebook's cells with this limit (seconds per cell).
+c.ExecutePreprocessor.timeout = {timeout}
+c.Execute.timeout = {timeout}
+
+# c.CourseDirectory.course_id = "resnet-labs"  # set it for JupyterHub's exchange (release/collect)
+'''
+
+
+def _nbgrader_meta(grade_id: str, *, grade: bool = False, solution: bool = False, locked: bool = False,
+          points: float | None = None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": NBGRADER_SCHEMA,
+            "solution": solution}
+    if grade:
+        meta["points"] = points
+    return meta
+
+
+def _id_part(text: str) -> str:
+    """``text`` with every character nbgrader's ``grade_id`` pattern (``[a-zA-Z0-9_-]``) forbids replaced."""
+    return re.sub(r"[^a-zA-Z0-9_\-]", "_", text)
+
+
+def _checked_tasks(source: str) -> list[str]:
+    """Task numbers whose self-checks (``checks.check_...(...)``) a code cell calls.
+
+    A call's ``task="Task N.M ..."`` argument names its task, else the check function's default label.
+    """
+    from . import checks
+    from .messages import task_number
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: such a cell is not a self-check cell
+        return []
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if not name.startswith("check_"):
+            continue
+        label = next((kw.value.value for kw in node.keywords if kw.arg == "task"
+                      and isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str)), None)
+        if label is None and callable(getattr(checks, name, None)):
+            param = inspect.signature(getattr(checks, name)).parameters.get("task")
+            label = param.default if param is not None and isinstance(param.default, str) else None
+        number = task_number(label) if label else None
+        if number and number not in found:
+            found.append(number)
+    return found
+
+
+def nbgrader_notebook(solution_path: Path, answer_points: float = 0):
+    """The nbgrader source notebook of one solution notebook (an ``nbformat`` node)."""
+    import nbformat
+
+    from .grade import LABS
+
+    solution_path = Path(solution_path)
+    lab = solution_path.stem
+    if lab not in LABS:
+        raise AssignmentError(f"{solution_path}: no lab {lab!r} in labutils.grade.LABS")
+    nb = _read(solution_path)
+    source = copy.deepcopy(nb)
+    items = LABS[lab]
+    known = {item.task for item in items}
+    cells_of: dict[str, list[int]] = {}   # task -> its solution cells, in order
+    checks_at: dict[str, list[int]] = {}  # task -> cells that run its self-check
+    taken: set[str] = set()
+
+    def unique(grade_id: str) -> str:
+        base, n = grade_id, 1
+        while grade_id in taken:
+            n += 1
+            grade_id = f"{base}-{n}"
+        taken.add(grade_id)
+        return grade_id
+
+    for idx, cell in enumerate(source.cells):
+        where = f"{solution_path} cell {idx}"
+        cell_key = _id_part(str(cell.get("id") or f"{idx:03d}"))
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+            cell.metadata.pop("execution", None)
+            tasks = []
+            for hint, _ in solution_regions(cell.source, where):
+                number = _TASK.search(hint).group("id")
+                if number not in tasks:
+                    tasks.append(number)
+            for number in _checked_tasks(cell.source):
+                checks_at.setdefault(number, []).append(idx)
+            if tasks:
+                unknown = [n for n in tasks if n not in known]
+                if unknown:
+                    raise AssignmentError(f"{where}: task {unknown[0]} has no points in "
+                                          f"labutils.grade.LABS[{lab!r}]")
+                for number in tasks:
+                    cells_of.setdefault(number, []).append(idx)
+                grade_id = unique("task_" + "-".join(_id_part(n) for n in tasks))
+                cell.metadata["nbgrader"] = _nbgrader_meta(grade_id, solution=True)
+                continue
+        elif cell.cell_type == "markdown" and answer_regions(cell.source, where)[1]:
+            cell.metadata["nbgrader"] = _nbgrader_meta(unique(f"answers-{cell_key}"), grade=True,
+                                                       solution=True, points=answer_points)
+            continue
+        cell.metadata["nbgrader"] = _nbgrader_meta(unique(f"cell-{cell_key}"), locked=True)
+
+    after: dict[int, list] = {}
+    for item in items:
+        if item.task not in cells_of:
+            raise AssignmentError(f"{solution_path}: task {item.task} of labutils.grade.LABS "
+                                  "has no solution region")
+        last = cells_of[item.task][-1]
+        place = next((i for i in checks_at.get(item.task, []) if i >= last), last)
+        test = nbformat.v4.new_code_cell(NBGRADER_TEST_CELL.format(number=item.task, points=item.points))
+        test.id = _id_part(f"test-{item.task}")
+        test.metadata["nbgrader"] = _nbgrader_meta(unique(f"test_{_id_part(item.task)}"), grade=True,
+                                                   locked=True, points=item.points)
+        after.setdefault(place, []).append(test)
+    cells = []
+    for idx, cell in enumerate(source.cells):
+        cells.append(cell)
+        cells.extend(after.get(idx, []))
+    source.cells = cells
+    source.metadata["kernelspec"] = dict(KERNELSPEC)
+    source.metadata["language_info"] = copy.deepcopy(LANGUAGE_INFO)
+    source.metadata["labutils"] = {"lab": lab}  # lets labutils.grade detect the lab of a submission
+    nbformat.validate(source)
+    return source
+
+
+def export_nbgrader(solutions: Path, dest: Path, answer_points: float = 0) -> list[Path]:
+    """Write the nbgrader course directory ``dest`` from ``solutions/``; returns the files written."""
+    import nbformat
+
+    sources = sorted(Path(solutions).glob("*.ipynb"))
+    if not sources:
+        raise AssignmentError(f"{solutions}: no solution notebooks found")
+    if answer_points < 0:
+        raise AssignmentError(f"--answer-points {answer_points}: expected 0 or more")
+    notebooks = [(src, nbgrader_notebook(src, answer_points)) for src in sources]  # all or nothing
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    config = dest / "nbgrader_config.py"
+    config.write_text(NBGRADER_CONFIG.format(code_stub=NBGRADER_CODE_STUB, text_stub=ANSWER_STUB,
+                                             timeout=NBGRADER_TIMEOUT), encoding="utf-8")
+    written = [config]
+    for src, nb in notebooks:
+        folder = dest / "source" / src.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{src.stem}.ipynb"
+        nbformat.write(nb, str(path))
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     root = project_root()
     parser = argparse.ArgumentParser(prog="python -m labutils.assignments", description=__doc__.split("\n\n")[0])
-    parser.add_argument("command", choices=["build", "check", "clean"])
+    parser.add_argument("command", choices=["build", "check", "clean", "export-nbgrader"])
+    parser.add_argument("dir", nargs="?", type=Path,
+                        help="export-nbgrader: the nbgrader course directory to write")
+    parser.add_argument("--answer-points", type=float, default=0,
+                        help="export-nbgrader: points of each manually graded answer cell (default 0)")
     parser.add_argument("--solutions", type=Path, default=root / "solutions")
     parser.add_argument("--notebooks", type=Path, default=root / "notebooks")
     args = parser.parse_args(argv)
@@ -362,6 +570,12 @@ def main(argv: list[str] | None = None) -> int:
             for path in changed:
                 print(f"cleaned {path}")
             print(f"{len(changed)} notebook(s) cleaned")
+            return 0
+        if args.command == "export-nbgrader":
+            if args.dir is None:
+                parser.error("export-nbgrader needs the course directory: export-nbgrader DIR")
+            for path in export_nbgrader(args.solutions, args.dir, args.answer_points):
+                print(f"wrote {path}")
             return 0
     except AssignmentError as exc:
         print(f"error: {exc}", file=sys.stderr)

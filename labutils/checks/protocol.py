@@ -172,3 +172,39 @@ def judge_for_grader(number: str, result, case: dict) -> tuple[bool, str]:
         return False, str(exc)
     except Exception as exc:  # data of the wrong shape or type: the probe was not ours, or was tampered with
         return False, t("grade.malformed_detail", task=task.number, error=f"{type(exc).__name__}: {str(exc)[:120]}")
+
+
+def assert_task(number: str, namespace: dict, seed: int | None = None) -> None:
+    """Judge task ``number`` on a notebook's names exactly as :mod:`labutils.grade` does, in this process.
+
+    The autograded test cells of the nbgrader export (``python -m labutils.assignments export-nbgrader``)
+    call it as ``assert_task("1.1", globals())``. It builds the task's case (from a random seed, like the
+    grader, unless ``seed`` is given), runs :func:`probe_for_grader` and :func:`judge_for_grader`, and
+    prints the verdict line of a done task; when the task is not done it raises the verdict as
+    :class:`~labutils.checks.core.CheckFailed`, an ``AssertionError`` that Jupyter shows as that one
+    line. It returns None, so nbgrader never reads a partial score from the cell. What the probe writes
+    to stderr (warnings, progress bars) goes to stdout: nbgrader scores a test cell with any stderr
+    output as failed.
+    """
+    import contextlib
+    import importlib
+    import secrets
+    import sys
+
+    from ..messages import task_label
+    from .core import CheckFailed, Verdict
+
+    importlib.import_module(__package__)  # registers every lab's tasks in TASKS
+    if number not in TASKS:
+        raise KeyError(f"unknown task {number!r}; known: {', '.join(sorted(TASKS))}")
+    task = TASKS[number]
+    seed = secrets.randbelow(2**31) if seed is None else int(seed)
+    with contextlib.redirect_stderr(sys.stdout):
+        case = task.make_case(seed)
+        ok, message = judge_for_grader(number, probe_for_grader(number, namespace, case), case)
+    if ok:
+        print(Verdict(task.label, message), flush=True)
+        return None
+    label = task_label(task.label)
+    verdict = message if message.startswith(label) else f"{label}: {message}"
+    raise CheckFailed(verdict)  # shown as "❌ <verdict>", the line a failing self-check shows
