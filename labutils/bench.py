@@ -236,7 +236,7 @@ def bench_cpu_fast_path(*, arch: str = "resnet50", size: int = 160, batch: int =
             "setting": f"{arch} training step, {size}px, batch {batch}, best of {rounds} rounds x median of {steps}"}
 
 
-def bench_fast_path_agreement(*, epochs: int = 6, images: int = 256, size: int = 32, batch: int = 32,
+def bench_fast_path_agreement(*, epochs: int = 8, images: int = 512, size: int = 32, batch: int = 32,
                               seeds: tuple[int, ...] = (0, 1, 2)) -> dict:
     """Train the same small ResNet-18 on the same synthetic data in float32 and with the CPU fast path,
     once per seed; final training loss and validation accuracy of each run (the fast path must not
@@ -341,7 +341,7 @@ def collect_json(*, quick: bool = False, notebooks: bool = False) -> dict:
     f = bench_fit_overhead("cpu", images=96 if quick else 320, size=32 if quick else 64, reps=2 if quick else 5)
     c = bench_feature_cache("cpu", images=128 if quick else 512, size=32 if quick else 64)
     fp = bench_cpu_fast_path(size=64 if quick else 160, steps=2 if quick else 3, rounds=1 if quick else 2)
-    agree = bench_fast_path_agreement(epochs=2 if quick else 6, images=96 if quick else 256,
+    agree = bench_fast_path_agreement(epochs=2 if quick else 8, images=96 if quick else 512,
                                       seeds=(0,) if quick else (0, 1, 2))
     amp = None
     if torch.cuda.is_available():
@@ -419,7 +419,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"CPU fast path         float32 {fp['fp32_ips']:6.2f} img/s | {fp['dtype']} + channels_last "
                   f"{fp['fast_ips']:6.2f} img/s | speedup {fp['speedup']:.2f}× (target ≥ 1.6: "
                   f"{_verdict(fp['speedup'] >= 1.6)})   [{fp['setting']}]")
-            a = bench_fast_path_agreement(epochs=2 if q else 6, images=96 if q else 256,
+            a = bench_fast_path_agreement(epochs=2 if q else 8, images=96 if q else 512,
                                           seeds=(0,) if q else (0, 1, 2))
             for name in ("fp32", "fast"):
                 print(f"same model, {name:4s}     final training loss {a[name]['final_train_loss']} | "
