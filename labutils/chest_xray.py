@@ -116,6 +116,23 @@ def chest_xray_root(path=None) -> Path:
 
 
 
+SIGNAL_BOX = (0.25, 0.75, 0.25, 0.75)  # rows from-to, columns from-to (fractions): where the class shows
+
+
+def _xray_standin(label: int, n_classes: int, h: int, w: int, rng):
+    """One stand-in X-ray: the class pattern (:func:`class_pattern`) only inside :data:`SIGNAL_BOX`, the
+    same class-independent texture (noisy diagonal stripes of a random phase) everywhere else, so a
+    model can only tell the classes apart by the centre and its Grad-CAM should look there."""
+    import numpy as np
+
+    yy, xx = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing="ij")
+    texture = 0.5 + 0.2 * np.sin(2 * np.pi * 3.0 * (xx + yy) + rng.uniform(0, 2 * np.pi))
+    image = np.clip(texture + rng.normal(0.0, 0.08, size=(h, w)), 0.0, 1.0)
+    r0, r1, c0, c1 = int(SIGNAL_BOX[0] * h), int(SIGNAL_BOX[1] * h), int(SIGNAL_BOX[2] * w), int(SIGNAL_BOX[3] * w)
+    image[r0:r1, c0:c1] = class_pattern(label, n_classes, r1 - r0, c1 - c0, channels=1, rng=rng)[..., 0]
+    return image
+
+
 def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_patient: tuple[int, int] = (1, 5),
                            first_ids: Mapping[str, int] | None = None, size_range: tuple[int, int] = (48, 112),
                            seed: int = 0) -> Path:
@@ -126,7 +143,8 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
     ``IM-0007-0001.jpeg`` or ``NORMAL2-IM-0008-0002.jpeg`` for NORMAL, ``person3_bacteria_12.jpeg``
     or ``person3_virus_13.jpeg`` for PNEUMONIA (one patient may have both). Patient numbers start
     at ``first_ids[class]`` (default 1). Images of one patient share a look (stripe phase,
-    brightness, size), as X-rays of one child do, so a per-image split really leaks. Same settings,
+    brightness, size), as X-rays of one child do, so a per-image split really leaks. The class shows
+    only inside :data:`SIGNAL_BOX` (the central half of each side), the rest is class-independent. Same settings,
     same bytes; a folder holding anything else is never written into.
     """
     import numpy as np
@@ -141,7 +159,8 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
     first_ids = {name: 1 for name in classes} | dict(first_ids or {})
     root = Path(root)
     params = _params(patients, "L", size_range, ".jpeg", seed) | {
-        "layout": "kermany", "images_per_patient": list(images_per_patient), "first_ids": first_ids}
+        "layout": "kermany", "signal_box": list(SIGNAL_BOX), "images_per_patient": list(images_per_patient),
+        "first_ids": first_ids}
     if _check_target(root, params):
         return root
     counter = 0  # Kermany numbers PNEUMONIA images with one running counter
@@ -152,7 +171,7 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
             number = first_ids[name] + k
             rng = np.random.default_rng([seed, label, number])
             h, w = (int(v) for v in rng.integers(size_range[0], size_range[1] + 1, size=2))
-            base = class_pattern(label, len(classes), h, w, channels=1, rng=rng)[..., 0]
+            base = _xray_standin(label, len(classes), h, w, rng)
             base = base + rng.uniform(-0.12, 0.12)  # the patient's own brightness
             viral_share = rng.uniform(0, 1)
             for j in range(int(rng.integers(lo, hi + 1))):

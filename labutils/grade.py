@@ -78,6 +78,7 @@ LABS: dict[str, list[Item]] = {
         Item("2.5", "make_finetune_optimizer", 1),
         Item("2.6", "sensitivity_specificity", 1),
         Item("2.7", "class_weights", 1),
+        Item("2.8", "grad_cam", 2),
     ],
     "03_resnext_cifar100": [
         Item("3.1", "model and new head", 1),

@@ -177,7 +177,7 @@ def test_self_check_case_is_the_old_toy_problem():
 # the grader's round trip: probe in the kernel, torch.save/torch.load(weights_only=True), judge
 
 
-LAB2_TASKS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]
+LAB2_TASKS = ["2.1", "2.2", "2.3", "2.4", "2.5", "2.6", "2.7"]  # 2.8: see its own section
 
 
 def _round_trip(result):
@@ -296,3 +296,82 @@ def test_malformed_data_is_a_verdict_not_a_crash(lab2):
 
     ok, line = _judge_forged("2.3", lab2, edit)
     assert not ok and "2.3" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# 2.8 grad_cam: the reference is pytorch-grad-cam; each typical mistake gets its own verdict
+
+
+def _grad_cam_with(mistake=None):
+    """The solution's Grad-CAM with one typical mistake switched on."""
+    import torch.nn.functional as F
+
+    def grad_cam(model, image, target_class):
+        store = {}
+        layer = model.layer3 if mistake == "layer3" else model.layer4
+        handles = [layer.register_forward_hook(lambda m, i, out: store.update(act=out)),
+                   layer.register_full_backward_hook(lambda m, gi, go: store.update(grad=go[0]))]
+        try:
+            logits = model(image.unsqueeze(0).clone().requires_grad_(True))
+            scores = {"argmax": logits[0].max(), "sum": logits[0].sum()}
+            score = scores.get(mistake, logits[0, target_class])
+            score.backward()
+        finally:
+            if mistake != "hooks":
+                for handle in handles:
+                    handle.remove()
+        act, grad = store["act"][0].detach(), store["grad"][0]
+        weights = grad if mistake == "noavg" else grad.mean((1, 2), keepdim=True)
+        cam = (weights * act).sum(0)
+        if mistake != "norelu":
+            cam = cam.relu()
+        cam = F.interpolate(cam[None, None], size=image.shape[-2:], mode="nearest")[0, 0]
+        return (cam - cam.min()) / (cam.max() - cam.min())
+    return grad_cam
+
+
+def test_grad_cam_solution_and_a_variant_pass(lab2, capsys):
+    assert checks.check_grad_cam(lab2["grad_cam"])
+    assert checks.check_grad_cam(_grad_cam_with(None))  # nearest upsampling, normalised after: also right
+    assert capsys.readouterr().out.count("✅") == 2
+
+
+@pytest.mark.parametrize("mistake, words", [
+    ("norelu", "без ReLU"),
+    ("noavg", "поэлементно"),
+    ("layer3", "по layer3"),
+    ("argmax", "для предсказанного класса"),
+    ("sum", "по сумме логитов"),
+    ("hooks", "остались хуки"),
+])
+def test_grad_cam_mistakes_get_their_own_verdict(mistake, words):
+    msg = _verdict(checks.check_grad_cam, _grad_cam_with(mistake))
+    assert msg.startswith("Задание 2.8 grad_cam:") and words in msg, msg
+
+
+def test_grad_cam_of_wrong_size_is_named():
+    def small(model, image, target_class):
+        return _grad_cam_with(None)(model, image, target_class)[::2, ::2]
+
+    assert "ожидалась карта размера изображения (160, 224)" in _verdict(checks.check_grad_cam, small)
+
+
+def test_grad_cam_case_target_is_not_the_prediction():
+    from labutils.checks import lab2 as impl
+
+    for run in impl._case_grad_cam(3)["runs"]:
+        model, image = impl._cam_model(run["pool"], run["weights"]), impl._cam_image(run["image"])
+        impl._set_bias(model, run["bias"])
+        with torch.no_grad():
+            assert int(model(image[None]).argmax()) != run["target"]
+
+
+def test_grad_cam_round_trip_and_forgery(lab2):
+    from labutils.checks.protocol import judge_for_grader
+
+    case, result = _probe("2.8", lab2, 7)
+    ok, line = judge_for_grader("2.8", result, _round_trip(case))
+    assert ok, line
+    result["data"]["runs"][0]["values"] = result["data"]["runs"][0]["values"].flip(0)  # a forged map
+    ok, line = judge_for_grader("2.8", result, case)
+    assert not ok and line.startswith("Задание 2.8 grad_cam:"), line

@@ -240,7 +240,7 @@ def test_a_notebook_cannot_change_a_classmates_submission_and_the_class_summary(
     assert b.status == "ok" and {t["task"] for t in b.tasks if t["ok"]} == {"2.6"}, b.detail
 
     summary = (out / "summary.md").read_text()
-    assert "## 02_chest_xray_finetuning: 2 submission(s), mean 0.5 / 9 points" in summary
+    assert "## 02_chest_xray_finetuning: 2 submission(s), mean 0.5 / 11 points" in summary
     line = next(s for s in summary.splitlines() if s.startswith("| 2.6 |"))
     assert "| 1 / 2 (50%) |" in line and "1× " in line, line
     assert "2× в блокноте нет replace_head (NameError)" in summary, summary

@@ -9,6 +9,8 @@ the reference computation (a reference training loop, scikit-learn's metrics) fr
 """
 from __future__ import annotations
 
+import functools
+
 from ..messages import t
 from .core import Verdict, fail, student_check
 from .protocol import register, self_check
@@ -674,3 +676,254 @@ TASK_2_7 = register("2.7", "Task 2.7 class_weights", ("class_weights",), _case_c
 def check_class_weights(fn, task: str = "Task 2.7 class_weights") -> Verdict:
     """Lab 2: weights n_samples / (n_classes · count_c), as scikit-learn's 'balanced' rule."""
     return self_check(TASK_2_7, (fn,), task)
+
+
+# ---------------------------------------------------------------------------------------------
+# 2.8 grad_cam
+#
+# The oracle is the field's library, pytorch-grad-cam (``pip install grad-cam``): its ``GradCAM``
+# on ``model.layer4[-1]`` with ``ClassifierOutputTarget(target)`` gives the reference map. The
+# comparison happens where Grad-CAM's information lives, on layer4's grid (5 × 7 cells for the
+# case's 160 × 224 image): the library's map on that grid (before its resize), min-max normalised
+# as the library does, is upsampled in several standard ways (the library's own cv2 resize,
+# bilinear with and without align_corners, nearest, bicubic), and the student's map, min-max
+# normalised too, must be within CAM_MEAN_TOL (mean |diff|) and CAM_MAX_TOL (max |diff|) of one
+# of them. Measured on seeds 0-19 (40 maps): every correct variant (any of those upsamplings,
+# normalising before or after the upsampling, summing instead of averaging the gradients, which is
+# a constant factor) is at 0.000 mean and max from one of the variants. The typical mistakes: no
+# ReLU; gradients weighted elementwise instead of averaged (visible only on the second model, whose
+# max-pooling head makes the gradient vary over the grid); layer3 instead of layer4; the argmax class
+# or the summed logits instead of ``target_class``. Their distances depend on the draw (0.00-0.6 on
+# arbitrary draws), so the case keeps only well-posed draws (:func:`_well_posed`): each mistake at
+# least 2 * CAM_MEAN_TOL = 0.1 (mean) from the right map, twice the tolerance; the max tolerance 0.25
+# only absorbs the edges where upsampling methods differ most.
+# The probe also reports the hooks left on any module of the model after the call.
+
+CAM_SIZE = (160, 224)
+CAM_MEAN_TOL = 0.05
+CAM_MAX_TOL = 0.25
+_CAM_MODELS = ("avg", "max")  # the head's global pooling; names: messages lab2.cam_model_*
+
+
+def _cam_model(pool: str, seed: int, num_classes: int = 2):
+    """The case's model: ResNet-18 with random weights (``random_state``), in eval mode; ``pool="max"``
+    swaps global average pooling for global max pooling, so layer4's gradient varies over the grid."""
+    import copy
+
+    from torch import nn
+
+    from .protocol import random_state, shapes_of
+
+    model = copy.deepcopy(_resnet18_template(num_classes))  # torchvision's own init is slow on a CPU
+    model.load_state_dict(random_state(shapes_of(model), seed))
+    if pool == "max":
+        model.avgpool = nn.AdaptiveMaxPool2d(1)
+    return model.eval()
+
+
+@functools.lru_cache(maxsize=2)
+def _resnet18_template(num_classes: int):
+    return _reference_resnet18(num_classes)
+
+
+def _cam_image(seed: int):
+    """A smooth random image (3, 160, 224): low-resolution noise upsampled, plus fine noise."""
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(int(seed))
+    low = torch.randn(1, 3, 6, 8, generator=gen)
+    smooth = F.interpolate(low, size=CAM_SIZE, mode="bilinear", align_corners=False)[0]
+    return smooth + 0.3 * torch.randn(3, *CAM_SIZE, generator=gen)
+
+
+def _cam_family(model, image, target) -> dict:
+    """Grad-CAM on the layer's grid, right (``"ok"``) and with each typical mistake, from one forward pass:
+    ``norelu`` (no ReLU), ``noavg`` (gradients weighted elementwise), ``layer3``, ``argmax`` (the
+    predicted class's score), ``sum`` (the sum of all logits). The judge's diagnosis and the case's
+    choice of a well-posed image use it; the verdict itself uses the library."""
+    import torch
+
+    store = {}
+    handles = [getattr(model, name).register_forward_hook(
+        lambda m, i, out, name=name: store.__setitem__(name, out)) for name in ("layer3", "layer4")]
+    try:
+        logits = model(image.unsqueeze(0).clone().requires_grad_(True))[0]
+        scores = {"target": logits[int(target)], "argmax": logits.max(), "sum": logits.sum()}
+        grads = {key: torch.autograd.grad(value, [store["layer3"], store["layer4"]], retain_graph=True)
+                 for key, value in scores.items()}
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    def cam(layer, key, relu=True, average=True):
+        a = store[layer][0].detach()
+        g = grads[key][0 if layer == "layer3" else 1][0]
+        m = ((g.mean((1, 2), keepdim=True) if average else g) * a).sum(0)
+        return m.clamp(min=0) if relu else m
+
+    return {"ok": cam("layer4", "target"), "norelu": cam("layer4", "target", relu=False),
+            "noavg": cam("layer4", "target", average=False), "layer3": cam("layer3", "target"),
+            "argmax": cam("layer4", "argmax"), "sum": cam("layer4", "sum")}
+
+
+def _library_cam(model, image, target, grid: bool):
+    """pytorch-grad-cam's map (numpy, min-max normalised): at image size, or on layer4's grid."""
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    class GridGradCAM(GradCAM):
+        def get_target_width_height(self, input_tensor):
+            return None  # the library then skips its resize: the map stays on the layer's grid
+
+    cls = GridGradCAM if grid else GradCAM
+    with cls(model=model, target_layers=[model.layer4[-1]]) as cam:
+        return cam(input_tensor=image.unsqueeze(0), targets=[ClassifierOutputTarget(int(target))])[0]
+
+
+def _minmax(m):
+    m = m.double()
+    m = m - m.min()
+    top = m.max()
+    return m / top if top > 0 else m
+
+
+def _upsampled(grid, size):
+    """The grid map upsampled in the standard ways, each min-max normalised."""
+    import torch.nn.functional as F
+
+    g = _minmax(grid)[None, None].float()
+    out = [F.interpolate(g, size=size, mode="nearest")]
+    out += [F.interpolate(g, size=size, mode=m, align_corners=ac) for m in ("bilinear", "bicubic")
+            for ac in (False, True)]
+    return [_minmax(v[0, 0]) for v in out]
+
+
+def _cam_distance(student, variants) -> tuple[float, float]:
+    """(mean |diff|, max |diff|) to the closest variant (by mean), the student's map min-max normalised."""
+    s = _minmax(student)
+    best = min(((s - v).abs().mean().item(), (s - v).abs().max().item()) for v in variants)
+    return best
+
+
+def _well_posed(model, image, target) -> bool:
+    """True when the case can tell every typical mistake from the right map: the right map is not
+    degenerate (at least a tenth of the grid is positive before the ReLU) and each mistake's map is
+    at least 2 · CAM_MEAN_TOL away from it (elementwise gradients only count on the max-pooling
+    model; with average pooling the gradient is the same in every cell)."""
+    import torch
+
+    with torch.no_grad():
+        if int(model(image.unsqueeze(0))[0].argmax()) == int(target):
+            return False
+    family = _cam_family(model, image, target)
+    positive = float((family["norelu"] > 0).double().mean())
+    if positive < 0.1:
+        return False
+    right = _upsampled(family["ok"], CAM_SIZE)[1]
+    max_head = isinstance(model.avgpool, torch.nn.AdaptiveMaxPool2d)
+    mistakes = [k for k in family if k != "ok" and (k != "noavg" or max_head)]
+    far = 2 * CAM_MEAN_TOL
+    return all(_cam_distance(_upsampled(family[k], CAM_SIZE)[1], [right])[0] >= far for k in mistakes)
+
+
+def _case_grad_cam(seed: int) -> dict:
+    """Two models (average- and max-pooling head) with weights and an image drawn from the seed. The
+    target is class 0, and the head's biases (which shift the logits but not the map) are set so that
+    the model predicts class 1: a map of the predicted class is wrong. Draws are repeated
+    (deterministically) until the case is well posed (:func:`_well_posed`)."""
+    import torch
+
+    runs = []
+    for i, pool in enumerate(_CAM_MODELS):
+        for attempt in range(100):
+            weight_seed = 100_000 * int(seed) + 1000 * i + 2 * attempt + 1
+            run = {"pool": pool, "weights": weight_seed, "image": weight_seed + 1, "target": 0}
+            model, image = _cam_model(pool, weight_seed), _cam_image(run["image"])
+            with torch.no_grad():
+                logits = model(image.unsqueeze(0))[0] - model.fc.bias
+            run["bias"] = [0.0, float(logits[0] - logits[1]) + 1.0]  # class 1 wins by one logit
+            _set_bias(model, run["bias"])
+            if _well_posed(model, image, 0):
+                break
+        runs.append(run)
+    return {"runs": runs}
+
+
+def _set_bias(model, bias) -> None:
+    import torch
+
+    with torch.no_grad():
+        model.fc.bias.copy_(torch.tensor([float(b) for b in bias]))
+
+
+def _hooked_modules(model) -> list:
+    """Names of the modules that still carry hooks (forward, backward, their pre-hooks)."""
+    kinds = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+    return [name or "model" for name, module in model.named_modules()
+            if any(len(getattr(module, kind, None) or {}) for kind in kinds)]
+
+
+def _probe_grad_cam(grad_cam, case: dict) -> dict:
+    """Probe of task 2.8: the student's map for each run of the case (shape, values or the ``repr`` of
+    what was not an array) and the modules still hooked after each call. As in the notebook's
+    fine-tuned model, only layer4 and fc are trainable."""
+    runs = []
+    for run in case["runs"]:
+        model, image = _cam_model(run["pool"], run["weights"]), _cam_image(run["image"])
+        _set_bias(model, run["bias"])
+        for name, p in model.named_parameters():
+            p.requires_grad = name.startswith(("layer4.", "fc."))
+        got = grad_cam(model, image.clone(), int(run["target"]))
+        shape, values = _as_array(got)
+        runs.append({"shape": shape, "values": values, "text": None if values is not None else _repr(got, 100),
+                     "hooked": _hooked_modules(model)})
+    return {"runs": runs}
+
+
+def _judge_grad_cam(data: dict, case: dict, task: str) -> str:
+    import torch
+
+    runs = data["runs"]
+    if len(runs) != len(case["runs"]):
+        raise ValueError(f"{len(runs)} maps, expected {len(case['runs'])}")
+    worst = 0.0
+    for run, got in zip(case["runs"], runs):
+        if got["hooked"]:
+            fail(task, t("lab2.cam_hooks", modules=", ".join(str(m) for m in got["hooked"][:3])))
+        values = got["values"]
+        if values is None or list(got["shape"]) != list(CAM_SIZE):
+            fail(task, t("lab2.cam_shape", size=f"({CAM_SIZE[0]}, {CAM_SIZE[1]})",
+                         got=_Raw(got["text"]) if values is None else tuple(got["shape"])))
+        values = values.double()
+        if not bool(torch.isfinite(values).all()):
+            fail(task, t("lab2.cam_finite"))
+        if values.min() < -1e-3 or values.max() > 1 + 1e-3:
+            fail(task, t("lab2.cam_range", lo=float(values.min()), hi=float(values.max())))
+        model, image, target = _cam_model(run["pool"], run["weights"]), _cam_image(run["image"]), run["target"]
+        _set_bias(model, run["bias"])
+        title = t(f"lab2.cam_model_{run['pool']}")
+        grid = torch.from_numpy(_library_cam(model, image, target, grid=True))
+        variants = _upsampled(grid, CAM_SIZE) + [torch.from_numpy(_library_cam(model, image, target, grid=False))]
+        mean, top = _cam_distance(values, variants)
+        if mean <= CAM_MEAN_TOL and top <= CAM_MAX_TOL:
+            worst = max(worst, mean)
+            continue
+        family = _cam_family(model, image, target)
+        close = {key: _cam_distance(values, _upsampled(grid_map, CAM_SIZE))[0]
+                 for key, grid_map in family.items() if key != "ok"}
+        key = min(close, key=close.get)
+        if close[key] <= CAM_MEAN_TOL:
+            fail(task, t(f"lab2.cam_{key}", model=title, target=target))
+        fail(task, t("lab2.cam_differs", model=title, target=target, mean=mean, top=top))
+    return t("lab2.cam_ok", n=len(runs), mean=worst)
+
+
+TASK_2_8 = register("2.8", "Task 2.8 grad_cam", ("grad_cam",), _case_grad_cam, _probe_grad_cam, _judge_grad_cam)
+
+
+@student_check
+def check_grad_cam(grad_cam, task: str = "Task 2.8 grad_cam") -> Verdict:
+    """Lab 2: the student's Grad-CAM matches pytorch-grad-cam's on layer4 for the given class, on two
+    ResNet-18s with random weights, and leaves no hooks behind."""
+    return self_check(TASK_2_8, (grad_cam,), task)

@@ -122,6 +122,25 @@ MESSAGES = {
     "lab2.sens_ok": "{n} cases match TP/(TP+FN) and TN/(TN+FP)",
     "lab2.weights": "for counts {counts} expected {want}, got {got}",
     "lab2.weights_ok": "matches n_samples / (n_classes · count) for balanced and imbalanced targets",
+    "lab2.cam_model_avg": "ResNet-18",
+    "lab2.cam_model_max": "ResNet-18 with a max-pooling head",
+    "lab2.cam_hooks": ("hooks are left on the model after the call ({modules}): remove them "
+                       "(handle.remove()) in a finally block, or they fire on every later pass"),
+    "lab2.cam_shape": "expected a map of the image's size {size} (an H × W tensor), got {got!r}",
+    "lab2.cam_finite": "the map has NaN or infinite values: check the division of the normalisation",
+    "lab2.cam_range": "expected a map normalised to [0, 1], got values from {lo:.3g} to {hi:.3g}",
+    "lab2.cam_norelu": ("{model}, class {target}: the map equals Grad-CAM without ReLU — apply ReLU to "
+                        "the weighted sum of activations, so only the regions for the class remain"),
+    "lab2.cam_noavg": ("{model}, class {target}: gradients are multiplied with activations elementwise — "
+                       "the channel weights α_k are the gradients averaged over space (mean over H and W)"),
+    "lab2.cam_layer3": ("{model}, class {target}: the map equals Grad-CAM on layer3 — hook model.layer4"),
+    "lab2.cam_argmax": ("{model}, class {target}: the map is for the predicted class, not target_class — "
+                        "take the gradient of logits[0, target_class]"),
+    "lab2.cam_sum": ("{model}, class {target}: the map uses the sum of all logits — take the gradient "
+                     "of logits[0, target_class] only"),
+    "lab2.cam_differs": ("{model}, class {target}: the map differs from pytorch-grad-cam's (mean |diff| "
+                         "{mean:.3f}, max {top:.3f} after normalising to [0, 1])"),
+    "lab2.cam_ok": "matches pytorch-grad-cam on {n} models (mean |diff| ≤ {mean:.3f}), no hooks left",
 
     # ---------------------------------------------------------------- Lab 3 checks
     "lab3.not_tensor": "expected a tensor (is ToTensor in the pipeline?), got {got}",
