@@ -203,6 +203,16 @@ def _extract_members(archive: Path, dest: Path, members: list, extract_one: Call
         release(lock)
 
 
+def _open(archive: Path, opener):
+    """``opener(archive)``; a file that is not a readable archive raises ``CorruptArchiveError`` naming it."""
+    try:
+        return opener(archive)
+    except Exception as exc:
+        if is_damage(exc):
+            raise CorruptArchiveError(t("archives.unreadable", archive=archive, error=exc)) from exc
+        raise
+
+
 def extract_zip(archive, dest, *, keep: Callable[[str], bool] = lambda name: True) -> Path:
     """Extract the members of a zip file for which ``keep(name)`` is true into ``dest`` (Lab 2).
 
@@ -211,13 +221,7 @@ def extract_zip(archive, dest, *, keep: Callable[[str], bool] = lambda name: Tru
     """
     archive, dest = Path(archive), Path(dest)
     _refuse_existing(dest)
-    try:
-        zf = zipfile.ZipFile(archive)
-    except Exception as exc:
-        if is_damage(exc):
-            raise CorruptArchiveError(t("archives.unreadable", archive=archive, error=exc)) from exc
-        raise
-    with zf:
+    with _open(archive, zipfile.ZipFile) as zf:
         members = [m for m in zf.infolist() if keep(m.filename)]
         for m in members:
             _safe_relative(m.filename, archive)
@@ -248,13 +252,7 @@ def extract_tar(archive, dest, *, keep: Callable[[str], bool] = lambda name: Tru
     """
     archive, dest = Path(archive), Path(dest)
     _refuse_existing(dest)
-    try:
-        tf = tarfile.open(archive)
-    except Exception as exc:
-        if is_damage(exc):
-            raise CorruptArchiveError(t("archives.unreadable", archive=archive, error=exc)) from exc
-        raise
-    with tf:
+    with _open(archive, tarfile.open) as tf:
         members = [m for m in _tar_members(tf, archive) if keep(m.name)]
         for m in members:
             _safe_relative(m.name, archive)

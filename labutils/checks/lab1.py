@@ -192,6 +192,22 @@ def _tolerance(want) -> float:
     return TOL * max(1.0, float(want.abs().max()))
 
 
+def _probe_configs(case: dict, build, describe) -> list[dict]:
+    """Probe helper: for each configuration of the case, build the student's module, describe it, and run it
+    with the case's weights (:func:`_run_student`); stops at the first copy of torchvision's class or failure."""
+    runs = []
+    for cfg in case["configs"]:
+        student = build(cfg)
+        run = {**describe(student, cfg), "built_origin": _origin(type(student))}
+        runs.append(run)
+        if run["built_origin"] is not None:
+            break
+        run.update(_run_student(student, cfg["shapes"], cfg["seed"], case["x"]))
+        if "out" not in run:
+            break
+    return runs
+
+
 def _judge_run(task: str, run: dict, reference, shapes: dict, seed: int, x, label: str, variants_fn=None,
                order_hint: str | None = None) -> tuple[float, float]:
     """Judge helper: compare one probed run with ``reference`` loaded with the same weights.
@@ -252,16 +268,8 @@ def _probe_block(cls, case: dict) -> dict:
         data["expansion"] = repr(data["expansion"])[:40]
     if data["origin"] is not None or data["expansion"] != case["expansion"]:
         return data
-    for cfg in case["configs"]:
-        student = _build_block(cls, cfg)
-        run = {"built_origin": _origin(type(student)),
-               "groups": getattr(getattr(student, "conv2", None), "groups", None)}
-        data["runs"].append(run)
-        if run["built_origin"] is not None:
-            break
-        run.update(_run_student(student, cfg["shapes"], cfg["seed"], case["x"]))
-        if "out" not in run:
-            break
+    data["runs"] = _probe_configs(case, lambda cfg: _build_block(cls, cfg), lambda student, cfg: {
+        "groups": getattr(getattr(student, "conv2", None), "groups", None)})
     if not isinstance(data["runs"][-1].get("groups"), int):
         data["runs"][-1]["groups"] = None
     return data
@@ -364,16 +372,9 @@ def _probe_resnet(ResNet, case: dict, ResidualBlock=None, Bottleneck=None) -> di
     data = {"origin": _origin(ResNet), "runs": []}
     if data["origin"] is not None:
         return data
-    for cfg in case["configs"]:
-        block = blocks[cfg["block"]]
-        student = ResNet(block, cfg["layers"], num_classes=10, **cfg["extra"])
-        run = {"block_name": str(getattr(block, "__name__", "block"))[:40], "built_origin": _origin(type(student))}
-        data["runs"].append(run)
-        if run["built_origin"] is not None:
-            break
-        run.update(_run_student(student, cfg["shapes"], cfg["seed"], case["x"]))
-        if "out" not in run:
-            break
+    data["runs"] = _probe_configs(
+        case, lambda cfg: ResNet(blocks[cfg["block"]], cfg["layers"], num_classes=10, **cfg["extra"]),
+        lambda student, cfg: {"block_name": str(getattr(blocks[cfg["block"]], "__name__", "block"))[:40]})
     return data
 
 
