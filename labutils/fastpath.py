@@ -1,7 +1,11 @@
 """The speed settings every lab trains with: mixed precision and channels_last (Labs 2-4, benchmarks).
 
-* CUDA: automatic mixed precision (bfloat16 where the GPU supports it, else float16 with a
-  GradScaler) and the channels_last memory format.
+* CUDA: automatic mixed precision and the channels_last memory format: bfloat16 where the GPU
+  computes it natively (compute capability 8.0 and newer: A100, RTX 30xx, H100; never the emulated
+  bfloat16 that ``torch.cuda.is_bf16_supported()`` also counts on a T4 or a V100), else float16,
+  which needs a GradScaler: only a loop that has one (Lab 4's :func:`labutils.training.fit`) gets
+  float16; a loop without one (``scaler=False``: the students' own loops in Labs 2 and 3) runs in
+  float32 there.
 * CPU: channels_last, plus bfloat16 autocast on CPUs with native bfloat16 support, detected with
   torch's own query (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``: oneDNN finds AVX512-BF16 or
   AMX); elsewhere the CPU stays float32.
@@ -11,14 +15,20 @@ On by default; ``LABUTILS_FAST=0`` switches it off everywhere (float32, contiguo
 ``amp``/``channels_last`` arguments force either way for one call. The first use in a process
 prints one line saying what is on and how to switch it off.
 
-The labs' own training loops (written by students in Labs 2 and 3) run under
-:meth:`FastPath.autocast`, entered by the notebook around the call, so the student's loop stays
-plain PyTorch; Lab 4's :func:`labutils.training.run_epoch` uses the same settings.
+Autocast wraps only the forward pass and the loss, as PyTorch's AMP documentation says; backward
+and the optimizer step run outside it. The students' own loops (Labs 2 and 3) stay plain PyTorch:
+the notebook hands them :meth:`FastPath.autocast_forward` (the model whose forward runs under
+autocast and returns float32), so their ``loss.backward()`` and ``optimizer.step()`` run outside
+autocast. Lab 4's :func:`labutils.training.run_epoch` enters :meth:`FastPath.autocast` around its
+forward and loss itself.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+
+import torch
+from torch import nn
 
 from .messages import t
 
@@ -38,12 +48,46 @@ def fast_enabled() -> bool:
 
 def cpu_bf16_supported() -> bool:
     """True when this CPU computes bfloat16 natively, by torch's own oneDNN query (all labs)."""
-    import torch
-
     try:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch build without oneDNN
         return False
+
+
+def cuda_bf16_native(device=None) -> bool:
+    """True when the GPU computes bfloat16 natively: compute capability 8.0+ (or ROCm) (Labs 2-4).
+
+    ``torch.cuda.is_bf16_supported()`` also answers True where bfloat16 is only emulated (a T4, a
+    V100), which trains slower than float16, so the capability is read directly.
+    """
+    if torch.version.hip:
+        return True
+    try:
+        major, _minor = torch.cuda.get_device_capability(device)
+    except (AssertionError, RuntimeError):  # no usable CUDA device
+        return False
+    return major >= 8
+
+
+class AutocastForward(nn.Module):
+    """``module`` whose forward runs under autocast and returns float32 (Labs 2 and 3).
+
+    Hand it to a training loop written without mixed precision: the forward pass runs in the
+    autocast dtype, the loss the loop computes from the float32 output, ``backward()`` and
+    ``optimizer.step()`` run outside autocast. It holds ``module`` as its only child, so it shares
+    its parameters, and ``train()``/``eval()`` reach it.
+    """
+
+    def __init__(self, module: nn.Module, device_type: str, dtype):
+        super().__init__()
+        self.module = module
+        self.device_type = device_type
+        self.dtype = dtype
+
+    def forward(self, *args, **kwargs):
+        with torch.autocast(device_type=self.device_type, dtype=self.dtype):
+            out = self.module(*args, **kwargs)
+        return out.float() if torch.is_tensor(out) and out.is_floating_point() else out
 
 
 class FastPath(dict):
@@ -53,25 +97,26 @@ class FastPath(dict):
     """
 
     def autocast(self):
-        """A context manager: mixed precision around a forward pass (or a whole loop), or nothing."""
-        import torch
-
+        """A context manager for the forward pass and the loss only (never backward), or nothing."""
         if not self["amp"]:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self["device"].type, dtype=self["dtype"])
 
+    def autocast_forward(self, model: nn.Module) -> nn.Module:
+        """``model`` wrapped so its forward runs under autocast (:class:`AutocastForward`), or ``model``
+        itself when autocast is off (Labs 2 and 3: the students' loops)."""
+        if not self["amp"]:
+            return model
+        return AutocastForward(model, self["device"].type, self["dtype"])
+
     def prepare(self, model):
         """``model`` in channels_last memory format when that is on (in place; returns the model)."""
-        import torch
-
         if self["channels_last"]:
             model.to(memory_format=torch.channels_last)
         return model
 
     def inputs(self, x):
         """A batch moved to the device, channels_last for 4-d image batches when that is on."""
-        import torch
-
         if self["channels_last"] and x.dim() == 4:
             return x.to(self["device"], non_blocking=True, memory_format=torch.channels_last)
         return x.to(self["device"], non_blocking=True)
@@ -84,6 +129,8 @@ class FastPath(dict):
             return t("fastpath.off_env", device=self["device"], var=FAST_ENV)
         if self["device"].type == "cpu" and not self["amp"] and not cpu_bf16_supported():
             return t("fastpath.cpu_no_bf16", layout=layout, var=FAST_ENV)
+        if self["device"].type == "cuda" and not self["amp"] and self.get("own_loop_fp32"):
+            return t("fastpath.cuda_no_scaler", device=self["device"], layout=layout, var=FAST_ENV)
         if not self["amp"]:
             return t("fastpath.float32", device=self["device"], layout=layout, var=FAST_ENV)
         return t("fastpath.on", device=self["device"], dtype=dtype, layout=layout, var=FAST_ENV)
@@ -96,22 +143,32 @@ class FastPath(dict):
             print(self.describe(), flush=True)
 
 
-def fast_path(device, amp="auto", channels_last="auto") -> FastPath:
-    """The speed settings on ``device`` (see the module docstring); ``"auto"`` follows ``LABUTILS_FAST``."""
-    import torch
+def fast_path(device, amp="auto", channels_last="auto", scaler: bool = True) -> FastPath:
+    """The speed settings on ``device`` (see the module docstring); ``"auto"`` follows ``LABUTILS_FAST``.
 
+    ``scaler=False`` says the caller's loop has no GradScaler (the students' loops in Labs 2 and
+    3): float16 is then never chosen, and a GPU without native bfloat16 runs float32.
+    """
     dev = torch.device(device)
     on = fast_enabled()
     if dev.type == "cuda":
-        auto_amp, auto_cl = on, on
+        native_bf16 = cuda_bf16_native(dev if dev.index is not None else None)
+        auto_amp, auto_cl = on and (scaler or native_bf16), on
     elif dev.type == "cpu":
-        auto_amp, auto_cl = on and cpu_bf16_supported(), on
+        native_bf16 = cpu_bf16_supported()
+        auto_amp, auto_cl = on and native_bf16, on
     else:
-        auto_amp, auto_cl = False, False
+        native_bf16, auto_amp, auto_cl = False, False, False
     use_amp = auto_amp if amp == "auto" else bool(amp)
     dtype = None
     if use_amp:
-        dtype = torch.bfloat16 if (dev.type != "cuda" or torch.cuda.is_bf16_supported()) else torch.float16
+        if dev.type != "cuda" or native_bf16:
+            dtype = torch.bfloat16
+        elif scaler:
+            dtype = torch.float16
+        else:
+            raise ValueError(t("fastpath.fp16_without_scaler", device=dev))
     return FastPath(device=dev, amp=use_amp, dtype=dtype,
                     channels_last=auto_cl if channels_last == "auto" else bool(channels_last),
-                    grad_scaler=bool(use_amp and dev.type == "cuda" and dtype == torch.float16))
+                    grad_scaler=bool(use_amp and dtype == torch.float16),
+                    own_loop_fp32=bool(dev.type == "cuda" and on and not use_amp and not scaler))

@@ -49,7 +49,7 @@ def test_fast_path_helpers_wrap_a_plain_loop(monkeypatch):
 
 @pytest.mark.parametrize("bf16, dtype, scaler", [(True, torch.bfloat16, False), (False, torch.float16, True)])
 def test_cuda_defaults_to_mixed_precision(monkeypatch, bf16, dtype, scaler):
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: bf16)
+    monkeypatch.setattr(fastpath, "cuda_bf16_native", lambda *a, **k: bf16)
     cfg = fast_path("cuda")
     assert cfg["amp"] and cfg["channels_last"] and cfg["dtype"] == dtype and cfg["grad_scaler"] is scaler
     off = fast_path("cuda", amp=False, channels_last=False)

@@ -339,6 +339,9 @@ MESSAGES = {
     "training.milliseconds": "{ms:.3g} ms",
     "training.frozen_bn": ("frozen_bn must be 'eval' (frozen BatchNorm layers keep their running statistics) "
                            "or 'train' (PyTorch's default: every BatchNorm follows model.train()), got {got!r}"),
+    "training.needs_scaler": ("{device}: the fast path chose float16 here, but run_epoch was called to train "
+                              "without the scaler argument; without loss scaling small float16 gradients underflow to zero. Pass "
+                              "scaler=torch.amp.GradScaler(\"cuda\") (as fit does) or amp=False"),
     "training.loader": "loader",
     "training.no_batches": "{what} yielded no batches; is the dataset empty?",
     "training.resume_mismatch": ("{checkpoint} was trained with frozen_bn={saved!r}, this call asks for "
@@ -361,6 +364,12 @@ MESSAGES = {
     "integrity.sys_modules": "cell {cell}, line {line}: replaces modules or the import system (sys.modules, sys.meta_path)",
     "integrity.builtins": "cell {cell}, line {line}: replaces Python's builtins",
     "integrity.patch": "cell {cell}, line {line}: changes library objects (labutils, torch, json, importlib …)",
+    # labutils.stats
+    "stats.points": " p.p.",
+    "stats.tie": ("{metric}: a tie between '{a}' and '{b}': the difference is {signed:+.2f}{unit}, and the {level}% "
+                  "bootstrap interval [{low:+.2f}; {high:+.2f}]{unit} contains zero: the data do not tell them apart"),
+    "stats.better": ("{metric}: '{better}' is better than '{worse}' by {diff:.2f}{unit} (the {level}% bootstrap "
+                     "interval of the difference, [{low:+.2f}; {high:+.2f}]{unit}, excludes zero)"),
     # labutils.fastpath
     "fastpath.bad_env": "{var}={value!r} is not understood: use {var}=1 (the default) or {var}=0",
     "fastpath.contiguous": "contiguous memory",
@@ -369,4 +378,9 @@ MESSAGES = {
     "fastpath.float32": "{device}: float32 + {layout} (autocast off; switch everything off: {var}=0)",
     "fastpath.cpu_no_bf16": "This CPU has no native bfloat16: training in float32 + {layout} (switch that off too: {var}=0)",
     "fastpath.off_env": "Fast path off ({var}=0): {device}, float32, contiguous memory",
+    "fastpath.cuda_no_scaler": ("{device}: float32 + {layout} in your loop: this GPU has no native bfloat16, "
+                                "and float16 without a GradScaler loses small gradients (switch everything off: {var}=0)"),
+    "fastpath.fp16_without_scaler": ("{device}: autocast here would be float16 (no native bfloat16), and float16 "
+                                     "without a GradScaler loses small gradients: pass scaler=True and train with "
+                                     "torch.amp.GradScaler, or leave amp=\"auto\" (float32)"),
 }

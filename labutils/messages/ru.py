@@ -364,6 +364,9 @@ MESSAGES = {
     "training.frozen_bn": ("frozen_bn должен быть 'eval' (замороженные слои BatchNorm сохраняют накопленные "
                            "статистики) или 'train' (поведение PyTorch по умолчанию: каждый BatchNorm следует "
                            "model.train()), получено {got!r}"),
+    "training.needs_scaler": ("{device}: быстрый путь выбрал здесь float16, а run_epoch вызван для обучения без "
+                              "аргумента scaler; без масштабирования потерь малые градиенты во float16 обращаются в ноль. Передайте "
+                              "scaler=torch.amp.GradScaler(\"cuda\") (так делает fit) или amp=False"),
     "training.loader": "loader",
     "training.no_batches": "«{what}»: DataLoader не выдал ни одного батча; не пуст ли датасет?",
     "training.resume_mismatch": ("{checkpoint} обучен с frozen_bn={saved!r}, а этот вызов просит "
@@ -387,6 +390,12 @@ MESSAGES = {
     "integrity.sys_modules": "ячейка {cell}, строка {line}: подменяет модули или импорт (sys.modules, sys.meta_path)",
     "integrity.builtins": "ячейка {cell}, строка {line}: подменяет встроенные функции Python",
     "integrity.patch": "ячейка {cell}, строка {line}: меняет объекты библиотек (labutils, torch, json, importlib …)",
+    # labutils.stats
+    "stats.points": " п.п.",
+    "stats.tie": ("{metric}: ничья между «{a}» и «{b}» — разница {signed:+.2f}{unit}, а {level}%-й бутстрэп-интервал "
+                  "[{low:+.2f}; {high:+.2f}]{unit} содержит ноль: данные не различают варианты"),
+    "stats.better": ("{metric}: «{better}» лучше, чем «{worse}», на {diff:.2f}{unit} ({level}%-й бутстрэп-интервал "
+                     "разницы [{low:+.2f}; {high:+.2f}]{unit} не содержит ноль)"),
     # labutils.fastpath
     "fastpath.bad_env": "{var}={value!r} не распознано: используйте {var}=1 (по умолчанию) или {var}=0",
     "fastpath.contiguous": "обычная раскладка памяти",
@@ -396,4 +405,9 @@ MESSAGES = {
     "fastpath.cpu_no_bf16": ("На этом CPU нет аппаратного bfloat16: обучение в float32 + {layout} "
                              "(выключить и это: {var}=0)"),
     "fastpath.off_env": "Быстрый путь выключен ({var}=0): {device}, float32, обычная раскладка памяти",
+    "fastpath.cuda_no_scaler": ("{device}: float32 + {layout} в вашем цикле: у этой GPU нет аппаратного bfloat16, "
+                                "а float16 без GradScaler теряет малые градиенты (всё выключить: {var}=0)"),
+    "fastpath.fp16_without_scaler": ("{device}: autocast здесь был бы float16 (аппаратного bfloat16 нет), а float16 "
+                                     "без GradScaler теряет малые градиенты: передайте scaler=True и обучайте "
+                                     "с torch.amp.GradScaler или оставьте amp=\"auto\" (float32)"),
 }
