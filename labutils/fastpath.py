@@ -6,9 +6,8 @@
   which needs a GradScaler: only a loop that has one (Lab 4's :func:`labutils.training.fit`) gets
   float16; a loop without one (``scaler=False``: the students' own loops in Labs 2 and 3) runs in
   float32 there.
-* CPU: channels_last, plus bfloat16 autocast on CPUs with native bfloat16 support, detected with
-  torch's own query (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``: oneDNN finds AVX512-BF16 or
-  AMX); elsewhere the CPU stays float32.
+* CPU: channels_last, plus bfloat16 autocast on CPUs with native bfloat16 (AVX512-BF16 or AMX on
+  x86, the BF16 extension on Arm: :func:`cpu_bf16_supported`); elsewhere the CPU stays float32.
 * Apple MPS: float32, contiguous.
 
 On by default; ``LABUTILS_FAST=0`` switches it off everywhere (float32, contiguous), and the
@@ -26,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 
 import torch
 from torch import nn
@@ -47,11 +47,21 @@ def fast_enabled() -> bool:
 
 
 def cpu_bf16_supported() -> bool:
-    """True when this CPU computes bfloat16 natively, by torch's own oneDNN query (all labs)."""
+    """True when this CPU computes bfloat16 natively (all labs).
+
+    torch's oneDNN query (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``) also answers True on
+    x86 CPUs with plain AVX-512 (Skylake, Cascade Lake), where oneDNN only emulates bfloat16 and
+    runs slower than float32; on x86 the CPU must also have AVX512-BF16 or AMX (torch's own
+    ``torch.cpu`` queries). On Arm the oneDNN query itself reads the BF16 extension.
+    """
     try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        onednn = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):  # a torch build without oneDNN
         return False
+    if not onednn or platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686", "x86"):
+        return onednn
+    queries = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(q is not None and bool(q()) for q in queries)
 
 
 def cuda_bf16_native(device=None) -> bool:

@@ -100,10 +100,11 @@ def describe_difference(d: Difference, name_a: str, name_b: str, metric_label: s
 
     ``points=True`` states shares in percentage points; ``False`` states the metric's own units.
     """
-    scale, unit = (100.0, t("stats.points")) if points else (1.0, "")
-    fmt = {"metric": metric_label, "level": round(d.level * 100),
-           "diff": abs(d.diff) * scale, "low": d.low * scale, "high": d.high * scale, "unit": unit}
+    scale, unit, spec = (100.0, t("stats.points"), ".2f") if points else (1.0, "", ".3g")
+    fmt = {"metric": metric_label, "level": round(d.level * 100), "unit": unit,
+           "diff": format(abs(d.diff) * scale, spec), "low": format(d.low * scale, "+" + spec),
+           "high": format(d.high * scale, "+" + spec)}
     if d.tie:
-        return t("stats.tie", a=name_a, b=name_b, signed=d.diff * scale, **{k: v for k, v in fmt.items()})
+        return t("stats.tie", a=name_a, b=name_b, signed=format(d.diff * scale, "+" + spec), **fmt)
     better, worse = (name_a, name_b) if d.diff > 0 else (name_b, name_a)
     return t("stats.better", better=better, worse=worse, **fmt)

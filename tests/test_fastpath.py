@@ -81,3 +81,16 @@ def test_autocast_forward_wraps_only_the_forward_pass(monkeypatch):
     assert not model.training
     wrapped.train()
     assert model.training
+
+
+@pytest.mark.parametrize("onednn, avx512_bf16, amx, native", [
+    (True, True, False, True), (True, False, True, True),
+    (True, False, False, False),   # Skylake / Cascade Lake: oneDNN says yes, but it only emulates bf16
+    (False, True, True, False)])
+def test_cpu_bf16_counts_only_native_instructions_on_x86(monkeypatch, onednn, avx512_bf16, amx, native):
+    monkeypatch.setattr(fastpath.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: onednn, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert fastpath.cpu_bf16_supported() is native
+    assert fast_path("cpu")["amp"] is native
