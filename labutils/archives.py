@@ -137,6 +137,25 @@ def remove_if_abandoned(path: Path) -> bool:
 
 # ---------------------------------------------------------------- extraction
 
+MACOS_JUNK_LISTED = 10  # skipped macOS members named one by one in the report; the rest are counted
+
+
+def is_macos_junk(name: str) -> bool:
+    """True for macOS metadata in an archive: ``.DS_Store``, AppleDouble ``._*`` files, anything under ``__MACOSX/``."""
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return "__MACOSX" in parts or (bool(parts) and (parts[-1] == ".DS_Store" or parts[-1].startswith("._")))
+
+
+def _without_macos_junk(archive: Path, members: list, name_of: Callable) -> list:
+    """``members`` less macOS metadata, which is never extracted; the skipped ones are reported by name."""
+    junk = [name_of(m) for m in members if is_macos_junk(name_of(m))]
+    if junk:
+        listed = ", ".join(junk[:MACOS_JUNK_LISTED])
+        more = t("archives.macos_more", n=len(junk) - MACOS_JUNK_LISTED) if len(junk) > MACOS_JUNK_LISTED else ""
+        print(t("archives.macos_skipped", archive=archive, n=len(junk), names=listed, more=more), flush=True)
+    return [m for m in members if not is_macos_junk(name_of(m))]
+
+
 def _safe_relative(name: str, archive: Path) -> PurePosixPath:
     path = PurePosixPath(name.replace("\\", "/"))
     if path.is_absolute() or ".." in path.parts or (path.parts and ":" in path.parts[0]):
@@ -218,11 +237,13 @@ def extract_zip(archive, dest, *, keep: Callable[[str], bool] = lambda name: Tru
 
     A damaged member (bad deflate data, failed CRC) raises ``CorruptArchiveError`` naming the
     archive and the member; nothing is left behind. An existing ``dest`` raises ``FileExistsError``.
+    macOS metadata (``.DS_Store``, ``._*``, ``__MACOSX/``) is never extracted; the skipped members
+    are named in a printed line.
     """
     archive, dest = Path(archive), Path(dest)
     _refuse_existing(dest)
     with _open(archive, zipfile.ZipFile) as zf:
-        members = [m for m in zf.infolist() if keep(m.filename)]
+        members = _without_macos_junk(archive, [m for m in zf.infolist() if keep(m.filename)], lambda m: m.filename)
         for m in members:
             _safe_relative(m.filename, archive)
             if (m.external_attr >> 16) & 0o170000 == 0o120000:
@@ -248,12 +269,13 @@ def extract_tar(archive, dest, *, keep: Callable[[str], bool] = lambda name: Tru
     """Extract the members of a tar file for which ``keep(name)`` is true into ``dest`` (Lab 4).
 
     A damaged or truncated archive (also a truncated ``.tar.gz``) raises ``CorruptArchiveError``
-    naming the archive and the member; nothing is left behind.
+    naming the archive and the member; nothing is left behind. macOS metadata is skipped and
+    reported as by :func:`extract_zip`.
     """
     archive, dest = Path(archive), Path(dest)
     _refuse_existing(dest)
     with _open(archive, tarfile.open) as tf:
-        members = [m for m in _tar_members(tf, archive) if keep(m.name)]
+        members = _without_macos_junk(archive, [m for m in _tar_members(tf, archive) if keep(m.name)], lambda m: m.name)
         for m in members:
             _safe_relative(m.name, archive)
             if not (m.isfile() or m.isdir()):

@@ -17,21 +17,33 @@ from .standins import MARKER, _check_target, _params, class_pattern
 CHEST_XRAY_ENV = "LABUTILS_CHEST_XRAY"
 
 
-# Kermany's file names carry the patient: "person1_bacteria_1.jpeg" and "person1_virus_6.jpeg" are
-# two X-rays of one child; "IM-0115-0001.jpeg" and "NORMAL2-IM-1427-0001.jpeg" are image 0001 of
-# patients IM-0115 and NORMAL2-IM-1427.
+# Kermany's file names carry the patient. Every scheme below was checked against public listings of
+# the set (the Coronahack metadata CSV, which names all of ChestXRay2017's files, and a listing of
+# Mendeley version 3's test/ folder; see tests/test_datasets.py):
+#   ChestXRay2017.zip (Mendeley v2) and its Kaggle copy
+#     person1_bacteria_1.jpeg, person1_virus_6.jpeg      two X-rays of child person1
+#     person447_virus_921_1.jpeg                          one file with an extra "_1"
+#     IM-0115-0001.jpeg, NORMAL2-IM-1427-0001.jpeg        image 0001 of IM-0115 / NORMAL2-IM-1427
+#     IM-0011-0001-0001.jpeg, NORMAL2-IM-1345-0001-0002.jpeg   further views of the same patient
+#   Mendeley v3 (CellData/chest_xray)
+#     NORMAL-1049278-0001.jpeg, BACTERIA-7257218-0003.jpeg, VIRUS-1352878-0007.jpeg
+#     patient number, then image number; the number is the patient whatever the prefix.
 _KERMANY_PATIENT = (
-    re.compile(r"^(person\d+)_(?:bacteria|virus)_\d+$", re.IGNORECASE),
-    re.compile(r"^((?:NORMAL2-)?IM-\d+)-\d+$", re.IGNORECASE),
+    re.compile(r"^(person\d+)_(?:bacteria|virus)_\d+(?:_\d+)?$", re.IGNORECASE),
+    re.compile(r"^((?:NORMAL2-)?IM-\d+)-\d+(?:-\d+)?$", re.IGNORECASE),
+    re.compile(r"^(?:NORMAL|BACTERIA|VIRUS)-(\d+)-\d+$", re.IGNORECASE),
 )
+UNNAMED_LISTED = 10  # files without a patient id named one by one in the report; the rest are counted
 
 
 def chest_xray_patient(path) -> str | None:
     """The patient id in a Kermany chest X-ray file name, or None when the name has no id (Lab 2).
 
     ``person1_bacteria_1.jpeg`` and ``person1_virus_6.jpeg`` give ``"person1"``;
-    ``IM-0115-0001.jpeg`` gives ``"IM-0115"``; ``NORMAL2-IM-1427-0001.jpeg`` gives
-    ``"NORMAL2-IM-1427"``.
+    ``IM-0115-0001.jpeg`` and its second view ``IM-0115-0001-0002.jpeg`` give ``"IM-0115"``;
+    ``NORMAL2-IM-1427-0001.jpeg`` and ``NORMAL2-IM-1427-0001-0002.jpeg`` give ``"NORMAL2-IM-1427"``;
+    Mendeley version 3's ``VIRUS-1352878-0002.jpeg`` gives ``"1352878"`` (its ``NORMAL-``,
+    ``BACTERIA-`` and ``VIRUS-`` files share one patient number).
     """
     stem = Path(path).stem
     for pattern in _KERMANY_PATIENT:
@@ -41,11 +53,25 @@ def chest_xray_patient(path) -> str | None:
     return None
 
 
-def chest_xray_patients(samples: Sequence[tuple[str, int]]) -> tuple[list[str], list[str]]:
+def describe_unnamed(unnamed: Sequence[str], limit: int = UNNAMED_LISTED) -> str:
+    """The report on files whose names carry no patient id: their count and names, at most ``limit`` (Lab 2)."""
+    if not unnamed:
+        return t("datasets.unnamed_none")
+    lines = [t("datasets.unnamed_count", n=len(unnamed))]
+    lines += [f"  {path}" for path in unnamed[:limit]]
+    if len(unnamed) > limit:
+        lines.append(t("datasets.unnamed_more", n=len(unnamed) - limit))
+    return "\n".join(lines)
+
+
+def chest_xray_patients(samples: Sequence[tuple[str, int]], *, report: bool = True
+                        ) -> tuple[list[str], list[str]]:
     """One patient id per sample, plus the files whose names carry none (Lab 2).
 
     A file without an id becomes a patient of its own (``"file:<name>"``): the safe choice, since
-    nothing links it to another image; the second list names those files so the lab can report them.
+    nothing links it to another image; the second list names those files. With ``report`` (the
+    default) their count and names are printed (:func:`describe_unnamed`), so no caller can drop
+    them silently; nothing is printed when every file has an id.
     """
     groups, unnamed = [], []
     for path, _ in samples:
@@ -54,6 +80,8 @@ def chest_xray_patients(samples: Sequence[tuple[str, int]]) -> tuple[list[str], 
             unnamed.append(str(path))
             patient = f"file:{Path(path).name}"
         groups.append(patient)
+    if report and unnamed:
+        print(describe_unnamed(unnamed), flush=True)
     return groups, unnamed
 
 
@@ -140,7 +168,8 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
 
     ``patients`` maps the two class folders to a number of patients; each patient gets
     ``images_per_patient`` (min, max) grayscale JPEGs named as in the real archive:
-    ``IM-0007-0001.jpeg`` or ``NORMAL2-IM-0008-0002.jpeg`` for NORMAL, ``person3_bacteria_12.jpeg``
+    ``IM-0007-0001.jpeg`` then ``IM-0007-0001-0001.jpeg``, ``IM-0007-0001-0002.jpeg``... (further views, as
+    the real set names them) or the same with ``NORMAL2-IM-0008`` for NORMAL, ``person3_bacteria_12.jpeg``
     or ``person3_virus_13.jpeg`` for PNEUMONIA (one patient may have both). Patient numbers start
     at ``first_ids[class]`` (default 1). Images of one patient share a look (stripe phase,
     brightness, size), as X-rays of one child do, so a per-image split really leaks. The class shows
@@ -159,7 +188,7 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
     first_ids = {name: 1 for name in classes} | dict(first_ids or {})
     root = Path(root)
     params = _params(patients, "L", size_range, ".jpeg", seed) | {
-        "layout": "kermany", "signal_box": list(SIGNAL_BOX), "images_per_patient": list(images_per_patient),
+        "layout": "kermany-views", "signal_box": list(SIGNAL_BOX), "images_per_patient": list(images_per_patient),
         "first_ids": first_ids}
     if _check_target(root, params):
         return root
@@ -177,9 +206,10 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
             for j in range(int(rng.integers(lo, hi + 1))):
                 img_rng = np.random.default_rng([seed, label, number, j])
                 pixels = np.clip(base + img_rng.normal(0.0, 0.05, size=base.shape), 0.0, 1.0)
-                if name == "NORMAL":
+                if name == "NORMAL":  # IM-0007-0001.jpeg, then further views IM-0007-0001-0001.jpeg, ...
                     prefix = "NORMAL2-IM" if k % 2 else "IM"
-                    filename = f"{prefix}-{number:04d}-{j + 1:04d}.jpeg"
+                    view = f"-{j:04d}" if j else ""
+                    filename = f"{prefix}-{number:04d}-0001{view}.jpeg"
                 else:
                     counter += 1
                     kind = "virus" if img_rng.uniform(0, 1) < viral_share else "bacteria"

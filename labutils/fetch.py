@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 
 from . import registry as _registry
+from . import runtime as _runtime
 from .archives import claim_new, release, remove_if_abandoned
 from .messages import has, t
 from .registry import Resource
@@ -80,6 +81,7 @@ def _inspect(resource: Resource, path: Path, shown: Path) -> None:
 
 
 _verified: set[tuple] = set()  # (path, size, mtime, checksums) already checked in this process
+_rejected: dict[tuple, "ChecksumError"] = {}  # files that failed, left in place (a read-only folder)
 
 
 def _stamp(path: Path, resource: Resource) -> tuple:
@@ -97,6 +99,8 @@ def verify(path: Path, resource: Resource) -> Path:
     stamp = _stamp(path, resource)
     if stamp in _verified:
         return path
+    if stamp in _rejected:  # unchanged since it failed: the same verdict without reading it again
+        raise _rejected[stamp]
     algos = _digests(resource)
     size = 0 if algos else path.stat().st_size  # no digest to compute: the content check reads the file
     with open(path, "rb") as f:
@@ -104,8 +108,12 @@ def verify(path: Path, resource: Resource) -> Path:
             size += len(chunk)
             for h in algos.values():
                 h.update(chunk)
-    _compare(resource, path, algos, size)
-    _inspect(resource, path, path)
+    try:
+        _compare(resource, path, algos, size)
+        _inspect(resource, path, path)
+    except ChecksumError as exc:
+        _rejected[stamp] = exc
+        raise
     _verified.add(stamp)
     return path
 
@@ -131,6 +139,28 @@ def _set_aside(path: Path, reason: Exception) -> Path:
     aside = _move_aside(path)
     print(t("fetch.set_aside", reason=reason, aside=aside), file=sys.stderr)
     return aside
+
+
+def _reject(path: Path, reason: ChecksumError) -> bool:
+    """Deal with a file of the data folder that failed its check; True when it had to stay in place.
+
+    Where its folder can be written the file is renamed ``*.corrupt`` (see :func:`_set_aside`). A
+    read-only folder (a classroom's shared copy; :func:`labutils.runtime.is_writable` says so, or
+    the rename is refused) is never touched: the caller reports it and fetches into the cache.
+    """
+    if _runtime.is_writable(path.parent):
+        try:
+            _set_aside(path, reason)
+            return False
+        except FileNotFoundError:
+            return False  # another process set it aside first
+        except OSError:
+            pass  # refused after all (a read-only mount, no permission): leave it where it is
+    return True
+
+
+def _shared_bad(resource: Resource, path: Path, reason: Exception, then: str) -> str:
+    return t("fetch.shared_bad", reason=reason, folder=path.parent, name=resource.name, then=then)
 
 
 def set_aside_damaged(path: Path, name: str) -> Path | None:
@@ -221,27 +251,49 @@ def download(resource: Resource | str, root: Path | None = None, *, progress: bo
     again. The download goes to a temporary file in the target folder and is moved into place
     only after the checksum matches, so an interrupted download never leaves a half file behind;
     the ``.part`` file of a killed download is removed before the next download of the same file.
+
+    A classroom's shared read-only data folder: a missing file is fetched into the per-user cache
+    (:func:`labutils.runtime.writable_path`). A file there that fails its check is left untouched;
+    the message names it, says why it failed, that the folder is read-only and that the instructor
+    or administrator should replace it, and a verified copy in the cache is used, or a fresh one
+    is downloaded there. When that download fails too, ``DownloadError`` says both.
     """
     if isinstance(resource, str):
         resource = _registry.get(resource)
     dest = destination(resource, root)
     # a classroom's shared read-only data folder: a missing file goes to the per-user cache instead
     cached = cache_counterpart(dest)
+    shared_bad = None  # why the shared folder's own copy was rejected, when it had to stay there
     for candidate in (dest, *([cached] if cached != dest else []), *extra_locations):
-        if candidate.is_file():
-            try:
-                return verify(candidate, resource)
-            except ChecksumError as exc:
-                if candidate == dest:
-                    try:
-                        _set_aside(candidate, exc)
-                    except FileNotFoundError:
-                        pass  # another process set it aside first
-                else:
-                    print(t("fetch.ignoring", error=exc), file=sys.stderr)
-    dest = writable_path(dest)
-    _stream(resource, dest, progress, timeout)
-    return dest
+        if not candidate.is_file():
+            continue
+        try:
+            found = verify(candidate, resource)
+        except ChecksumError as exc:
+            if candidate != dest:
+                print(t("fetch.ignoring", error=exc), file=sys.stderr)
+            elif _reject(candidate, exc):
+                shared_bad = exc
+            continue
+        if shared_bad is not None:
+            print(_shared_bad(resource, dest, shared_bad, t("fetch.shared_using", path=found)), file=sys.stderr)
+        return found
+    try:
+        target = writable_path(dest)
+    except PermissionError as exc:
+        if shared_bad is None:
+            raise
+        raise PermissionError(_shared_bad(resource, dest, shared_bad, str(exc))) from exc
+    if shared_bad is not None:
+        print(_shared_bad(resource, dest, shared_bad, t("fetch.shared_fetching", path=target)), file=sys.stderr,
+              flush=True)
+    try:
+        _stream(resource, target, progress, timeout)
+    except DownloadError as exc:
+        if shared_bad is None:
+            raise
+        raise DownloadError(_shared_bad(resource, dest, shared_bad, t("fetch.shared_failed", error=exc))) from exc
+    return target
 
 
 def main(argv: list[str] | None = None) -> int:

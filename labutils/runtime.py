@@ -223,12 +223,17 @@ def writable_root(*parts: str) -> Path:
 
 @contextmanager
 def file_lock(path, what="") -> Iterator[bool]:
-    """Hold an exclusive lock on the file ``path`` (created if missing) while the block runs (Labs 2-4).
+    """Hold an exclusive lock on the file ``path`` while the block runs, then remove it (Labs 2-4).
 
     Two students preparing the same data into one shared writable folder take turns: the second
     waits, says so once, and then finds the first one's finished result. Yields True when the lock
-    is held; without ``fcntl`` (Windows) nothing is locked and it yields False: the callers still
-    build in unique temporary folders and rename them into place.
+    is held; without ``fcntl`` (Windows) nothing is locked (and no file is made) and it yields
+    False: the callers still build in unique temporary folders and rename them into place.
+
+    The lock file exists only while someone prepares: the holder removes it before it lets go, so
+    nothing is left beside the data. This keeps ``flock``'s guarantee: a process counts the lock
+    as taken only when the file it locked is still the one at ``path``; one that waited on a file
+    its holder has since removed opens ``path`` anew and waits (or takes it) there.
     """
     try:
         import fcntl
@@ -237,13 +242,38 @@ def file_lock(path, what="") -> Iterator[bool]:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as handle:
+    fd = _lock_current(path, what, fcntl)
+    try:
+        yield True
+    finally:
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            print(t("runtime.lock_wait", what=what or path.parent, lock=path), file=sys.stdout, flush=True)
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            path.unlink()  # still locked: whoever waits on this file sees it gone and retries
+        except OSError:
+            pass  # another user's file in a sticky folder: it stays, the lock still works
+        os.close(fd)  # releases the lock
+
+
+def _lock_current(path: Path, what, fcntl) -> int:
+    """Open and flock the file now at ``path`` (created if missing); a descriptor whose file is still there."""
+    announced = False
+    while True:
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)  # flock needs no write access
         try:
-            yield True
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if not announced:
+                    print(t("runtime.lock_wait", what=what or path.parent, lock=path), file=sys.stdout, flush=True)
+                    announced = True
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            held = os.fstat(fd)
+            try:
+                now = os.stat(path)
+                if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                    return fd
+            except FileNotFoundError:
+                pass  # removed by the holder we waited for
+        except BaseException:
+            os.close(fd)
+            raise
+        os.close(fd)

@@ -33,6 +33,46 @@ def test_tar_extracts_only_kept_members(tmp_path):
     assert archive.exists()
 
 
+_MACOS_JUNK = {
+    "chest_xray/.DS_Store": b"\0\0\0\1Bud1" * 10,
+    "chest_xray/train/NORMAL/.DS_Store": b"\0\0\0\1Bud1",
+    "chest_xray/train/NORMAL/._IM-0115-0001.jpeg": b"\0\5\26\7 AppleDouble",
+    "chest_xray/__MACOSX/train/._x.jpeg": b"\0\5\26\7",  # the Kaggle copy's nested one
+    "__MACOSX/chest_xray/train/NORMAL/._IM-0115-0001.jpeg": b"\0\5\26\7 AppleDouble",
+}
+_KEPT = {"chest_xray/train/NORMAL/IM-0115-0001.jpeg": b"\xff\xd8 x", "chest_xray/train/NORMAL/._/real.jpeg": b"y"}
+
+
+def _left(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
+
+
+@pytest.mark.parametrize("kind", ["zip", "tar"])
+def test_macos_metadata_is_not_extracted_and_is_named(tmp_path, kind, capsys):
+    """Issue 21: .DS_Store files were extracted next to the images; they are skipped and reported by name."""
+    members = {**_KEPT, **_MACOS_JUNK}
+    if kind == "zip":
+        archive = tmp_path / "ChestXRay2017.zip"
+        with zipfile.ZipFile(archive, "w") as zf:
+            for name, data in members.items():
+                zf.writestr(name, data)
+        out = extract_zip(archive, tmp_path / "out")
+    else:
+        out = extract_tar(_tar(tmp_path / "images.tar", members), tmp_path / "out")
+    assert _left(out) == sorted(_KEPT)  # "._" only as a whole file name prefix
+    text = capsys.readouterr().out
+    assert f"служебные файлы macOS не распакованы ({len(_MACOS_JUNK)}" in text
+    assert all(name in text for name in _MACOS_JUNK)
+
+
+def test_many_macos_members_are_counted_after_the_first_ten(tmp_path, capsys):
+    archive = _tar(tmp_path / "a.tar", {"x/a.jpg": b"a", **{f"__MACOSX/x/._{i}.jpg": b"" for i in range(13)}})
+    extract_tar(archive, tmp_path / "out")
+    text = capsys.readouterr().out
+    assert "(13:" in text and "… и ещё 3" in text and "._12.jpg" not in text
+    assert archives.is_macos_junk("a/.DS_Store") and not archives.is_macos_junk("a/DS_Store.jpg")
+
+
 @pytest.mark.parametrize("evil", ["../escape.jpg", "Images/../../escape.jpg", "/etc/escape.jpg"])
 def test_tar_with_escaping_member_extracts_nothing(tmp_path, evil):
     archive = _tar(tmp_path / "evil.tar", {"Images/ok.jpg": b"ok", evil: b"x"})

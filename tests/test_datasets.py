@@ -1,13 +1,16 @@
 """Image-folder scanning, bad inputs, the Lab 2 split, and the chest X-ray locator."""
 import io
+import re
 import zipfile
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from PIL import Image
 
 from labutils import registry
-from labutils.chest_xray import chest_xray_patient, chest_xray_patients, chest_xray_root, make_chest_xray_folder
+from labutils.chest_xray import (chest_xray_patient, chest_xray_patients, chest_xray_root, describe_unnamed,
+                                 make_chest_xray_folder)
 from labutils.imagefolder import ImageListDataset, ImageReadError, grouped_split, scan_image_folder, stratified_split
 from labutils.registry import Resource
 from labutils.standins import make_image_folder
@@ -117,29 +120,80 @@ def test_chest_xray_smoke_standin_is_announced(data_dir, monkeypatch, capsys):
         assert not unnamed  # every stand-in file is named like Kermany's
         per_patient = Counter(groups)
         assert max(per_patient.values()) > 1  # several X-rays of one patient, as in the real set
+        names = [Path(path).name for path, _ in scan.samples]
+        views = [n for n in names if re.fullmatch(r"(NORMAL2-)?IM-\d{4}-0001-\d{4}\.jpeg", n)]
+        assert views and any(n.startswith("NORMAL2-") for n in views)  # second views, as in the real set
+        for view in views:  # ... grouped with the patient's first image
+            assert view.rsplit("-", 1)[0] + ".jpeg" in names
         counts = scan.counts()
         assert 1.3 <= counts["PNEUMONIA"] / counts["NORMAL"] <= 5  # imbalanced like the real set (1:2.9, 1:1.7)
     with Image.open(scan.samples[0][0]) as img:
         assert img.mode == "L"
 
 
-@pytest.mark.parametrize("name, patient", [
+# Names as they occur in the real set, one or more per naming scheme. Checked against public listings:
+# the Coronahack metadata CSV (Chest_xray_Corona_Metadata.csv, e.g. github.com/piotr-druzdzel/
+# Deep-Learning-CNN-COVID-19), which names every ChestXRay2017 file: all 5,840 Kermany names there match
+# one of the schemes below (144 of them did not before: 84 IM-…-0001-000k, 59 NORMAL2-IM-…-0001-000k and
+# person447_virus_921_1), and a listing of Mendeley version 3's test/ folder (github.com/mariakang/
+# clever-cat, ai-assignment/data/dataset.js: NORMAL-/BACTERIA-/VIRUS-<patient>-<image>.jpeg).
+KERMANY_NAMES = [
     ("person1_bacteria_1.jpeg", "person1"),
     ("person1_virus_6.jpeg", "person1"),
     ("person1000_bacteria_2931.jpeg", "person1000"),
+    ("person1946_bacteria_4875.jpeg", "person1946"),  # Kaggle's val/
+    ("person447_virus_921_1.jpeg", "person447"),  # the one name with an extra "_1"
     ("IM-0115-0001.jpeg", "IM-0115"),
+    ("IM-0011-0001-0001.jpeg", "IM-0011"),  # further views of one patient (test/NORMAL)
+    ("IM-0011-0001-0002.jpeg", "IM-0011"),
+    ("IM-0523-0001-0003.jpeg", "IM-0523"),
     ("NORMAL2-IM-1427-0001.jpeg", "NORMAL2-IM-1427"),
+    ("NORMAL2-IM-0927-0001-0002.jpeg", "NORMAL2-IM-0927"),
+    ("NORMAL2-IM-1345-0001-0002.jpeg", "NORMAL2-IM-1345"),
+    ("NORMAL2-IM-0651-0004.jpeg", "NORMAL2-IM-0651"),
+    ("NORMAL-1049278-0001.jpeg", "1049278"),  # Mendeley version 3 (CellData/chest_xray)
+    ("BACTERIA-7257218-0005.jpeg", "7257218"),
+    ("VIRUS-1352878-0007.jpeg", "1352878"),
+]
+
+
+@pytest.mark.parametrize("name, patient", KERMANY_NAMES + [
     ("scan.jpeg", None),
     ("IM-0115.jpeg", None),
+    ("NORMAL2-IM-1345-0001-0002 copy.jpeg", None),  # a user's copy: reported, not guessed
+    ("person1_virus_6_extra.jpeg", None),
 ])
 def test_chest_xray_patient_ids_from_kermany_names(name, patient):
     assert chest_xray_patient(f"/data/chest_xray/train/X/{name}") == patient
 
 
-def test_files_without_a_patient_id_become_their_own_patient():
+def test_second_views_share_their_patient_with_the_first_image():
+    """The bug of issue 21: NORMAL2-IM-0927-0001-0002.jpeg was a patient of its own, so one child could
+    land on both sides of the split while the lab's own check, using the same parser, saw no overlap."""
+    samples = [("NORMAL/NORMAL2-IM-0927-0001.jpeg", 0), ("NORMAL/NORMAL2-IM-0927-0001-0001.jpeg", 0),
+               ("NORMAL/NORMAL2-IM-0927-0001-0002.jpeg", 0), ("NORMAL/IM-0011-0001-0002.jpeg", 0),
+               ("NORMAL/IM-0011-0001.jpeg", 0)]
+    groups, unnamed = chest_xray_patients(samples)
+    assert groups == ["NORMAL2-IM-0927"] * 3 + ["IM-0011"] * 2 and unnamed == []
+
+
+def test_files_without_a_patient_id_become_their_own_patient(capsys):
     samples = [("a/person1_virus_2.jpeg", 1), ("a/odd.jpeg", 1), ("b/odd.jpeg", 0)]
     groups, unnamed = chest_xray_patients(samples)
     assert groups == ["person1", "file:odd.jpeg", "file:odd.jpeg"] and unnamed == ["a/odd.jpeg", "b/odd.jpeg"]
+    out = capsys.readouterr().out  # every caller reports them: counted and named, in Russian
+    assert "Файлов без номера пациента в имени: 2" in out and "a/odd.jpeg" in out and "b/odd.jpeg" in out
+
+
+def test_the_unnamed_report_names_the_first_files_and_counts_the_rest(capsys, monkeypatch):
+    unnamed = [f"x/copy{i}.jpeg" for i in range(13)]
+    text = describe_unnamed(unnamed, limit=10)
+    assert "x/copy9.jpeg" in text and "x/copy10.jpeg" not in text and "… и ещё 3" in text
+    assert chest_xray_patients([("IM-0001-0001.jpeg", 0)]) == (["IM-0001"], [])
+    chest_xray_patients([("odd.jpeg", 0)], report=False)
+    assert capsys.readouterr().out == ""  # nothing to report, or asked not to
+    monkeypatch.setenv("LABUTILS_LANG", "en")
+    assert "Files without a patient number in their name: 13" in describe_unnamed(unnamed)
 
 
 @pytest.fixture(scope="module")
@@ -195,12 +249,14 @@ def test_chest_xray_full_mode_downloads_and_extracts(tmp_path, data_dir, monkeyp
             for cls in ("NORMAL", "PNEUMONIA"):
                 zf.writestr(f"chest_xray/{split}/{cls}/{cls}-1.jpeg", blob)
         zf.writestr("__MACOSX/chest_xray/._junk", b"")
+        zf.writestr("chest_xray/train/NORMAL/.DS_Store", b"\0\0\0\1Bud1")  # extracted before issue 21
     entry = registry.get("chest_xray")
     monkeypatch.setattr(registry, "get", lambda name: Resource(**{**entry.__dict__, "url": archive.as_uri()}))
     root = chest_xray_root()
     assert root == data_dir / "chest_xray" / "extracted" / "chest_xray"
     assert (root / "test" / "PNEUMONIA" / "PNEUMONIA-1.jpeg").is_file()
     assert not (data_dir / "chest_xray" / "extracted" / "__MACOSX").exists()
+    assert not list(root.rglob(".DS_Store"))
     assert (data_dir / "chest_xray" / "ChestXRay2017.zip").is_file()  # the archive is kept
     assert chest_xray_root() == root  # second call reuses the extracted tree
 

@@ -1,9 +1,17 @@
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import torch
 
 import labutils
 from labutils.data import IMAGENET_MEAN, IMAGENET_STD, denormalize, imagenet_normalize, normalize
-from labutils.runtime import data_root, get_device, is_smoke, pick
+from labutils.runtime import data_root, file_lock, get_device, is_smoke, pick
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("value, expected", [("1", True), ("yes", True), ("0", False), ("", False), ("off", False)])
@@ -68,3 +76,61 @@ def test_denormalize_inverts_normalize_for_images_and_batches():
 def test_normalize_rejects_wrong_channel_count():
     with pytest.raises(ValueError, match="C=3"):
         normalize(torch.rand(1, 8, 8))
+
+
+_LOCK_WORKER = r"""
+import sys, time
+from pathlib import Path
+
+from labutils.runtime import file_lock
+
+lock, counter, go, rounds = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4])
+while not go.exists():
+    time.sleep(0.002)
+for _ in range(rounds):
+    with file_lock(lock, what="counter") as held:
+        assert held
+        value = int(counter.read_text())
+        time.sleep(0.0005)  # a read-modify-write that loses counts unless the lock excludes
+        counter.write_text(str(value + 1))
+"""
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="flock exists only where fcntl does")
+def test_file_lock_excludes_across_processes_and_leaves_no_lock_file(tmp_path):
+    """Issue 21: hidden .lock files stayed beside the data. Removing them must not break the exclusion:
+    six processes add 1 to a counter 40 times each under the lock, taking turns on freshly made lock files."""
+    lock, counter, go = tmp_path / "data" / ".processed.lock", tmp_path / "counter", tmp_path / "go"
+    counter.write_text("0")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", _LOCK_WORKER, str(lock), str(counter), str(go), "40"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             for _ in range(6)]
+    time.sleep(1.0)  # let them start and wait for the signal
+    go.touch()
+    outputs = [p.communicate(timeout=300)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 6, outputs
+    assert counter.read_text() == "240"  # no update lost: never two holders at once
+    assert not lock.exists() and list(lock.parent.iterdir()) == []  # nothing left beside the data
+
+
+def test_file_lock_says_once_that_it_waits_and_removes_its_file(tmp_path, capsys):
+    import threading
+
+    lock = tmp_path / ".raw.lock"
+    order = []
+
+    def second():
+        with file_lock(lock, what="raw"):
+            order.append("second")
+
+    with file_lock(lock, what="raw") as held:
+        assert held and lock.exists()
+        worker = threading.Thread(target=second)
+        worker.start()
+        worker.join(timeout=0.5)  # blocked behind us
+        order.append("first")
+    worker.join(timeout=30)
+    assert order == ["first", "second"] and not lock.exists()
+    out = capsys.readouterr().out
+    assert out.count("Другой процесс уже готовит raw") == 1

@@ -202,6 +202,20 @@ def test_lab3_extracts_a_read_only_archive_into_the_cache(shared, mini_cifar, mo
     shared.assert_untouched()
 
 
+def test_no_hidden_lock_file_is_left_beside_prepared_data(shared, mini_cifar, monkeypatch):  # noqa: F811
+    """Issue 21: .raw.lock, .processed.lock and .cifar-100-python.lock stayed in the data folder."""
+    archive = shared.data / "cifar100" / "cifar-100-python.tar.gz"
+    archive.parent.mkdir()
+    archive.write_bytes(mini_cifar.read_bytes())
+    assert len(cifar100(train=True, transform=None)) == 10  # extracted under its lock
+    monkeypatch.setenv("LABUTILS_SMOKE", "1")
+    images = dogs_raw_images(progress=False)  # the smoke stand-in archive, extracted under its lock
+    prepare_dogs(images, runtime.data_root() / "smoke" / "processed")  # split under its lock
+    assert (shared.data / "cifar100" / "cifar-100-python").is_dir() and (shared.data / "smoke" / "processed").is_dir()
+    left = sorted(str(p.relative_to(shared.data)) for p in shared.data.rglob("*") if ".lock" in p.name)
+    assert left == []
+
+
 # ---------------------------------------------------------------------------------- two students at once
 
 _WORKER = r"""
@@ -250,7 +264,7 @@ def test_two_processes_preparing_the_same_split_make_one_complete_copy(tmp_path)
     assert all(f"PROCESSED {dest}" in out for out in outputs), outputs
     assert _tree(dest) == _tree(reference)
     leftovers = sorted(p.name for p in dest.parent.iterdir() if p != dest)
-    assert leftovers == [".processed.lock"], leftovers  # no half-built temporary folder remains
+    assert leftovers == [], leftovers  # no half-built temporary folder, and no lock file (issue 21)
 
 
 def test_a_file_missing_from_the_read_only_folder_is_downloaded_into_the_cache(shared, tmp_path, monkeypatch, capsys):
@@ -263,4 +277,192 @@ def test_a_file_missing_from_the_read_only_folder_is_downloaded_into_the_cache(s
     assert path == shared.cache / "stanford_dogs" / "images.tar" and path.read_bytes() == archive.read_bytes()
     archive.unlink()  # the "server" is gone: the cached copy is verified and reused
     assert fetch.download("stanford_dogs", progress=False) == path
+    shared.assert_untouched()
+
+
+# ---------------------------------------------------------------------------------- a bad file in the read-only share
+
+def _probe_mount(prefix_for) -> list[str] | None:
+    """``prefix_for`` if a program run under it really finds a folder read-only (and can write elsewhere)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "ro"
+        folder.mkdir()
+        probe = f"import os\ntry:\n open({str(folder / 'x')!r}, 'w')\nexcept OSError as e:\n print(e.errno)\n"
+        try:
+            run = subprocess.run([*prefix_for(folder), sys.executable, "-c", probe], capture_output=True, text=True,
+                                 timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return prefix_for if run.returncode == 0 and run.stdout.strip() == "30" else None  # EROFS
+
+
+def _bwrap(folder: Path) -> list[str]:
+    return ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(folder), str(folder)]
+
+
+def _unshare(folder: Path) -> list[str]:
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" && exec "$@"'
+    return ["unshare", "-rm", "sh", "-c", script, str(folder)]
+
+
+_MOUNT: list = []
+
+
+def read_only_mount():
+    """A function giving the command prefix that runs a program with a folder mounted read-only (a real
+    read-only bind mount in a private mount namespace: bubblewrap, else ``unshare -rm`` + ``mount``), or None
+    where this machine allows neither."""
+    if not _MOUNT:
+        _MOUNT.append(next((p for p in (_bwrap, _unshare) if _probe_mount(p)), None))
+    return _MOUNT[0]
+
+
+_LAB_IN_A_SHARE = r"""
+import json, sys
+from pathlib import Path
+
+from labutils import registry, runtime
+from labutils.registry import Resource
+
+cfg = json.loads(sys.argv[1])
+if cfg["simulate"]:  # no read-only mount on this machine: the check the labs use says no inside the share
+    real, share = runtime.is_writable, Path(cfg["simulate"]).resolve()
+    runtime.is_writable = lambda folder: not Path(folder).resolve().is_relative_to(share) and real(folder)
+entry = registry.get(cfg["name"])
+fake = Resource(**{**entry.__dict__, **cfg["entry"]})
+registry.get = lambda name: fake
+if cfg["name"] == "cifar100":
+    from torchvision import datasets as tv
+
+    md5 = cfg["tv_md5"]  # the miniature's own files (see test_lab3_helpers.mini_cifar)
+    tv.CIFAR100.train_list, tv.CIFAR100.test_list = [["train", md5["train"]]], [["test", md5["test"]]]
+    tv.CIFAR100.meta = {**tv.CIFAR100.meta, "md5": md5["meta"]}
+    from labutils.cifar100 import cifar100
+
+    print("RESULT", len(cifar100(train=True)))
+elif cfg["name"] == "chest_xray":
+    from labutils.chest_xray import chest_xray_root
+
+    print("RESULT", chest_xray_root())
+else:
+    from labutils.dogs import dogs_raw_images
+
+    print("RESULT", dogs_raw_images(progress=False))
+"""
+
+
+def _xray_zip(path: Path) -> Path:
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for split in ("train", "test"):
+            zf.writestr(f"chest_xray/{split}/NORMAL/IM-0001-0001.jpeg", b"\xff\xd8 normal " * 500)
+            zf.writestr(f"chest_xray/{split}/PNEUMONIA/person1_virus_6.jpeg", b"\xff\xd8 sick " * 500)
+    return path
+
+
+def _bad_share(dataset: str, tmp_path: Path):
+    """(good archive on the 'server', its bad copy's bytes, registry overrides, torchvision MD5s, reason shown)."""
+    from test_lab3_helpers import make_mini_cifar100_archive
+
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    if dataset == "chest_xray":  # a truncated ChestXRay2017.zip (no checksum is published: the zip is checked)
+        good = _xray_zip(remote / "ChestXRay2017.zip")
+        return good, good.read_bytes()[:len(good.read_bytes()) // 2], {"url": good.as_uri()}, None, "не полный zip"
+    if dataset == "cifar100":  # a truncated cifar-100-python.tar.gz
+        good = make_mini_cifar100_archive(remote / "cifar-100-python.tar.gz")
+        with tarfile.open(good) as tf:
+            tv_md5 = {n: hashlib.md5(tf.extractfile(f"cifar-100-python/{n}").read()).hexdigest()
+                      for n in ("train", "test", "meta")}
+        data = good.read_bytes()
+        entry = {"url": good.as_uri(), "md5": hashlib.md5(data).hexdigest(), "size_bytes": len(data)}
+        return good, data[:len(data) // 2], entry, tv_md5, "ожидалось"
+    good = _dogs_tar(remote / "images.tar", tmp_path / "tree")  # an images.tar that does not match the registry
+    data = good.read_bytes()
+    bad = data[:len(data) // 2] + bytes([data[len(data) // 2] ^ 0xFF]) + data[len(data) // 2 + 1:]
+    entry = {"url": good.as_uri(), "sha256": hashlib.sha256(data).hexdigest(), "size_bytes": len(data)}
+    return good, bad, entry, None, "не совпадает"
+
+
+def _run_lab_in_a_share(dataset, tmp_path, mode, *, offline=False):
+    """Run the lab's locator in a child process whose LABUTILS_DATA holds a bad archive and is read-only."""
+    import json
+
+    share, cache = tmp_path / "shared", tmp_path / "cache"
+    good, bad, entry, tv_md5, reason = _bad_share(dataset, tmp_path)
+    resource = registry.get(dataset)
+    dest = share / resource.subdir / resource.filename
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(bad)
+    if offline:
+        entry = {**entry, "url": (tmp_path / "remote" / "gone").as_uri()}
+    prefix = []
+    if mode == "mount":
+        mount = read_only_mount()
+        if mount is None:
+            pytest.skip("no read-only mount can be made here (neither bwrap nor unshare -rm + mount work); "
+                        "the 'simulated' variant of this test covers it with the check the labs use")
+        prefix = mount(share)
+    cfg = {"name": dataset, "entry": entry, "tv_md5": tv_md5, "simulate": str(share) if mode == "simulated" else None}
+    env = {k: v for k, v in os.environ.items() if k != "LABUTILS_CHEST_XRAY"}
+    env.update(PYTHONPATH=str(ROOT), LABUTILS_DATA=str(share), LABUTILS_CACHE=str(cache), LABUTILS_SMOKE="0",
+               LABUTILS_LANG="ru")
+    before = _snapshot(share)
+    if mode == "simulated":
+        _chmod_tree(share, writable=False)
+    try:
+        run = subprocess.run([*prefix, sys.executable, "-c", _LAB_IN_A_SHARE, json.dumps(cfg)], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=300)
+    finally:
+        _chmod_tree(share, writable=True)
+    assert _snapshot(share) == before, "the read-only share was written to"
+    return run, dest, cache / resource.subdir / resource.filename, good, reason
+
+
+@pytest.mark.parametrize("mode", ["mount", "simulated"])
+@pytest.mark.parametrize("dataset", ["chest_xray", "cifar100", "stanford_dogs"])
+def test_a_bad_archive_in_a_read_only_share_is_explained_and_fetched_into_the_cache(dataset, mode, tmp_path):
+    """Issue 21: a truncated or wrong archive in a read-only LABUTILS_DATA stopped Labs 2-4 with
+    ``OSError: [Errno 30] Read-only file system: '…' -> '….corrupt'`` and an empty stderr."""
+    run, dest, cached, good, reason = _run_lab_in_a_share(dataset, tmp_path, mode)
+    out = run.stdout + run.stderr
+    assert run.returncode == 0, out
+    assert "Read-only file system" not in out and "RESULT" in run.stdout
+    err = run.stderr  # which file, why, that the share is read-only, whom to ask, where the fresh copy goes
+    assert str(dest) in err and reason in err, err
+    assert "доступна только для чтения" in err and "преподавателю или администратору" in err, err
+    assert f"python -m labutils.fetch {dataset}" in err and f"личный кэш (LABUTILS_CACHE): {cached}" in err, err
+    assert cached.read_bytes() == good.read_bytes()  # a fresh, verified copy in the per-user cache
+    assert not list(dest.parent.glob("*.corrupt*"))
+
+
+@pytest.mark.parametrize("mode", ["mount", "simulated"])
+def test_a_bad_archive_in_a_read_only_share_and_no_network_says_both(mode, tmp_path):
+    run, dest, cached, _, reason = _run_lab_in_a_share("stanford_dogs", tmp_path, mode, offline=True)
+    assert run.returncode != 0 and "Read-only file system" not in run.stderr
+    last = run.stderr.strip().splitlines()
+    assert any("DownloadError" in line for line in last), run.stderr
+    assert str(dest) in run.stderr and reason in run.stderr and "преподавателю или администратору" in run.stderr
+    assert "Скачать свежую копию в ваш личный кэш тоже не удалось" in run.stderr
+    assert not cached.exists()
+
+
+def test_a_bad_shared_file_is_skipped_for_a_verified_copy_in_the_cache(shared, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    archive = _dogs_tar(tmp_path / "remote" / "images.tar", tmp_path / "tree")
+    _register_dogs(monkeypatch, archive)
+    bad = shared.data / "stanford_dogs" / "images.tar"
+    bad.parent.mkdir()
+    bad.write_bytes(archive.read_bytes()[:-512])  # truncated
+    cached = shared.cache / "stanford_dogs" / "images.tar"
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(archive.read_bytes())
+    shared.make_read_only()
+    assert fetch.download("stanford_dogs", progress=False) == cached
+    err = capsys.readouterr().err
+    assert str(bad) in err and "только для чтения" in err
+    assert f"проверенная копия из вашего личного кэша: {cached}" in err
     shared.assert_untouched()

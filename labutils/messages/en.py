@@ -23,7 +23,8 @@ MESSAGES = {
     "lab1.reference": "torchvision's {name}",
     "lab1.names_differ": ("parameter names differ from {what}: missing {missing}, unexpected {extra} "
                           "(use torchvision's names: conv1, bn1, conv2, bn2, conv3, bn3, downsample)"),
-    "lab1.shapes_differ": "parameter shapes differ from {what}: {first}",
+    "lab1.shapes_differ": ("parameter shapes differ from {what}: {name} got {got}, expected {want} (a "
+                           "convolution's is [out, in, k, k]: check the channel counts against torchvision)"),
     "lab1.forward_failed": ("{what} failed on input {shape}: {error} "
                             "(do the main path and the shortcut agree in shape? check strides and downsample)"),
     "lab1.mistake.no_skip": "the skip connection is missing (no `+ identity`)",
@@ -39,10 +40,10 @@ MESSAGES = {
     "lab1.order_bottleneck": ("order: conv1 (1x1) → bn1 → relu → conv2 (3x3) → bn2 → relu → conv3 (1x1) → bn3, "
                               "add the shortcut, then relu; the stride and the groups belong to conv2, "
                               "the 3x3 convolution"),
-    "lab1.expansion": "expected class attribute expansion = {want}, got {got!r}",
+    "lab1.expansion": "expected a class attribute expansion = {want}, got {got!r}: declare it in the class body",
     "lab1.block_ok": ("same output as torchvision's BasicBlock with and without downsample "
                       "(max |diff| {diff:.1e}), output [2, 32, 4, 4] after stride 2"),
-    "lab1.groups": "{label}: expected conv2.groups == 32, got {got}",
+    "lab1.groups": "{label}: expected conv2.groups == 32, got {got}: pass groups to the 3x3 convolution conv2",
     "lab1.bottleneck_ok": ("same output as torchvision's Bottleneck, plain and grouped 32x4d with stride 2 "
                            "(max |diff| {diff:.1e})"),
     "lab1.resnet_differs": ("{label}: expected torchvision's output with the same weights, got max |diff| {diff:.3g} "
@@ -50,15 +51,18 @@ MESSAGES = {
     "lab1.resnet_ok": ("3 configurations (BasicBlock, Bottleneck, grouped) load torchvision's weights "
                        "strictly and match (max |diff| {diff:.1e})"),
     "lab1.unknown_factory": "unknown factory {name!r}; expected one of {known}",
-    "lab1.factory_count": "{name}(): expected {want:,} parameters (torchvision {arch}), got {got:,}",
+    "lab1.factory_count": ("{name}(): expected {want:,} parameters (torchvision {arch}), got {got:,}: check the "
+                           "block and the blocks per stage against torchvision"),
     "lab1.factory_item": "{name} {count:,}",
     "lab1.factories_ok": "parameter counts equal torchvision's: {counts}",
     "lab1.factories_ok_reference": ("parameter counts equal torchvision's: {counts}; block and stages as in "
                                     "torchvision (the factories ran with reference ResNet and blocks from "
                                     "torchvision, so mistakes of tasks 1.1-1.3 do not count here)"),
     "lab1.factory_config": ("{name}(): expected {want}, as torchvision's {arch} with {want_count:,} parameters; "
-                            "got {got} with {got_count:,} parameters"),
-    "lab1.factory_block": "{name}(): ResNet got the block {got}, expected ResidualBlock or Bottleneck",
+                            "got {got} with {got_count:,} parameters: pass ResNet that block, those stages and "
+                            "groups/width_per_group"),
+    "lab1.factory_block": ("{name}(): ResNet got the block {got}, expected ResidualBlock or Bottleneck: pass "
+                           "ResNet one of those classes"),
     "lab1.factory_num_classes": ("{name}(10): expected fc with 10 outputs (pass num_classes on to ResNet), "
                                  "got {got}"),
     "lab1.copy_class": "{name} is {origin} (or a subclass of it): the task asks you to {what}",
@@ -67,34 +71,51 @@ MESSAGES = {
     "lab1.copy.block": "write the block yourself",
     "lab1.copy.resnet": "write ResNet._make_layer yourself",
     "lab1.copy.model": "build the model with the ResNet class of task 1.3, not take torchvision's",
-    "lab1.output_shape": "expected output shape {want}, got {got}",
-    "lab1.same_diff": "expected max |diff| < {tol:g} against torchvision, got {diff:.3g}",
+    "lab1.output_shape": "expected output shape {want}, got {got}: check the stem, stages and fc against torchvision",
+    "lab1.same_diff": ("expected max |diff| < {tol:g} vs torchvision, got {diff:.3g}: forward must apply the "
+                       "layers in torchvision's order"),
     "lab1.same_ok": ("loads torchvision's state_dict with strict=True, output {shape}, "
                      "max |diff| {diff:.1e} < {tol:g}"),
     "lab1.fc_replaced": "extract_embedding replaced model.fc; compute the embedding without changing the model",
-    "lab1.embedding_shape": "expected embeddings shaped (3, {dim}) for 3 images, got {got}",
+    "lab1.embedding_shape": ("expected embeddings shaped (3, {dim}) for 3 images, got {got}: take avgpool's output "
+                             "and torch.flatten(x, 1)"),
     "lab1.embedding_fc": ("expected model.fc(embedding) to equal model(x), got max |diff| {diff:.3g} "
                           "(take the vector after avgpool and flatten, before fc)"),
     "lab1.embedding_ok": "shape (3, {dim}) and fc(embedding) == model(x) (max |diff| {diff:.1e})",
 
+    "lab1.the_block": "the block",
+    "lab1.downsample_missing": "{where} has no downsample module, which {what} has (missing {names}): {hint}",
+    "lab1.downsample_extra": "{where} has a downsample module that {what} does not have (unexpected {names}): {hint}",
+    "lab1.downsample_hint_layer": ("a stage's first block needs a shortcut module when stride != 1 or the number "
+                                   "of input channels differs from out_channels * block.expansion — compare with "
+                                   "the block's output channels (4 times out_channels for a Bottleneck)"),
+    "lab1.downsample_hint_block": ("keep the downsample given to the constructor as self.downsample and apply it "
+                                   "to the shortcut; do not create one when none is given"),
+    "lab1.embedding_one": ("for a batch of one image {shape} expected an embedding shaped (1, {dim}), got {got}: "
+                           "squeeze() removes the batch dimension too — use torch.flatten(x, 1)"),
+
     # ---------------------------------------------------------------- Lab 2 checks
     "lab2.returns_none": "{name} must return the model it changed (return model), but returned None",
-    "lab2.head_type": "expected model.fc to be nn.Linear, got {got}",
-    "lab2.head_outputs": "expected a head with {want} outputs, got {got}",
-    "lab2.head_inputs": "expected the head to read {want} features (the old fc.in_features), got {got}",
+    "lab2.head_type": ("expected model.fc to be an nn.Linear, got {got}: replace model.fc with "
+                       "nn.Linear(model.fc.in_features, num_classes)"),
+    "lab2.head_outputs": "expected {want} head outputs, got {got}: nn.Linear's second argument is num_classes",
+    "lab2.head_inputs": ("expected {want} head inputs, got {got}: take them from the old head "
+                         "(model.fc.in_features), not as a number"),
     "lab2.only_these_train": ("expected only {names} to train, but {count} other tensors have requires_grad=True "
-                              "(first: {first})"),
-    "lab2.frozen_wrong": "expected {names} to train, but {first} is frozen",
+                              "(first: {first}): switch requires_grad off for all the others"),
+    "lab2.frozen_wrong": "expected {names} to train, but {first} is frozen: switch requires_grad on for them",
     "lab2.trainable_ok": "{trainable:,} of {total:,} parameters train ({names})",
     "lab2.loop_return": "expected train_one_epoch to return (mean_loss, accuracy), got {got!r}",
     "lab2.never_called_forward": "the model was never called: run the forward pass on each batch",
     "lab2.train_mode": "expected the model in train mode during training, got eval mode: call model.train() first",
-    "lab2.steps": "expected one optimizer.step() per batch ({want}), got {got}",
-    "lab2.accumulate": ("gradients accumulate across batches: call optimizer.zero_grad() before loss.backward() "
-                        "on every batch"),
+    "lab2.steps": ("expected one optimizer.step() per batch ({want} in all), got {got}: call step() exactly once "
+                   "inside the batch loop"),
+    "lab2.accumulate": ("expected every step to use its own batch's gradient only, but gradients accumulate across "
+                        "batches: call optimizer.zero_grad() before the forward pass on every batch"),
     "lab2.loss_fall": ("expected the mean loss to fall over 8 epochs of a learnable toy problem, got "
                        "{first:.3f} → {last:.3f} (is the loss averaged over the samples?)"),
-    "lab2.acc_fraction": "expected accuracy as a fraction in [0, 1], got {acc}",
+    "lab2.acc_fraction": ("expected accuracy as a fraction in [0, 1], got {acc}: divide the correct answers by the "
+                          "examples"),
     "lab2.params_differ": ("after {epochs} epochs the model's parameters differ from the reference loop's "
                            "(max |diff| {diff:.3g}): each batch needs zero_grad, a forward pass, "
                            "criterion(outputs, labels), backward and step, once each"),
@@ -104,31 +125,45 @@ MESSAGES = {
                       "accuracy {acc:.0%}"),
     "lab2.eval_return": "expected evaluate to return (mean_loss, accuracy, labels, probabilities of class 1)",
     "lab2.never_called": "the model was never called",
+    "lab2.eval_never_called": "expected a forward pass on every batch of the loader, but the model was never called",
     "lab2.eval_mode": "expected eval mode during evaluation, got train mode: call model.eval() first",
     "lab2.eval_no_grad": "expected no gradient tracking during evaluation: wrap the loop in torch.no_grad()",
-    "lab2.eval_changed": "evaluation changed the model's parameters",
-    "lab2.eval_labels": "expected {n} true labels in loader order as a NumPy array, got shape {shape}",
-    "lab2.eval_probs": "expected probabilities of class 1 (softmax over dim 1, column 1), one per sample",
-    "lab2.eval_loss": "expected mean loss {want:.4f} (weighted by batch size), got {got:.4f}",
-    "lab2.eval_acc": "expected accuracy {want:.4f}, got {got:.4f}",
+    "lab2.eval_changed": ("expected evaluation to leave the parameters unchanged, but they changed: evaluate must "
+                          "not call backward() or optimizer.step()"),
+    "lab2.eval_labels": ("expected the true labels ({n}) in loader order as a NumPy array, got shape {shape}: "
+                         "append labels.cpu().numpy() of every batch to all_labels"),
+    "lab2.eval_probs": ("expected class-1 probabilities, one per example, got something else: append "
+                        "torch.softmax(outputs, dim=1)[:, 1].cpu().numpy() to all_probs"),
+    "lab2.eval_loss": ("expected mean loss {want:.4f} (weighted by batch size), got {got:.4f}: sum loss.item() × "
+                       "batch size and divide by the number of examples"),
+    "lab2.eval_acc": ("expected accuracy {want:.4f}, got {got:.4f}: compare the logits' argmax over dim 1 with the "
+                      "labels and divide by the number of examples"),
     "lab2.eval_ok": "eval mode, no_grad, loss {loss:.3f} and accuracy {acc:.0%} match, {n} probabilities",
-    "lab2.groups": "expected 2 parameter groups (layer4, fc), got {got}",
-    "lab2.group_members": "expected one group holding exactly model.layer4's parameters and one with model.fc's",
-    "lab2.group_lrs": "expected lr {backbone:g} for layer4 and {head:g} for fc, got {got}",
+    "lab2.groups": ("expected 2 parameter groups (layer4, fc), got {got}: pass Adam a list of two dicts with the "
+                    "keys \"params\" and \"lr\""),
+    "lab2.group_members": ("expected one group with exactly model.layer4's parameters and one with model.fc's, got "
+                           "another split: the first group's params are model.layer4.parameters(), the second's "
+                           "model.fc.parameters()"),
+    "lab2.group_lrs": ("expected lr {backbone:g} for layer4 and {head:g} for fc, got {got}: do not swap "
+                       "backbone_lr and head_lr"),
     "lab2.optimizer_ok": "2 groups: layer4 lr {backbone:g}, fc lr {head:g}",
-    "lab2.pair": "expected a pair (sensitivity, specificity), got {got!r}",
-    "lab2.sens_spec": ("for y_true={y}..., y_pred={p}... expected ({sens:.3f}, {spec:.3f}), "
-                       "got ({got_sens:.3f}, {got_spec:.3f}) — class 1 (sick) is positive"),
+    "lab2.pair": "expected a pair (sensitivity, specificity), got {got!r}: return a tuple of two numbers",
+    "lab2.sens_spec": ("for y_true={y}..., y_pred={p}... expected ({sens:.3f}, {spec:.3f}), got ({got_sens:.3f}, "
+                       "{got_spec:.3f}): the positive class is 1 (sick), the matrix is [[TN, FP], [FN, TP]] — "
+                       "check that FN and FP or the pair's order are not swapped"),
     "lab2.sens_ok": "{n} cases match TP/(TP+FN) and TN/(TN+FP)",
-    "lab2.weights": "for counts {counts} expected {want}, got {got}",
+    "lab2.weights": ("for counts {counts} expected {want}, got {got}: the weight of class c is N / (K · N_c), with "
+                     "K = num_classes"),
     "lab2.weights_ok": "matches n_samples / (n_classes · count) for balanced and imbalanced targets",
-    "lab2.cam_model_avg": "ResNet-18",
-    "lab2.cam_model_max": "ResNet-18 with a max-pooling head",
+    "lab2.cam_model_avg": "a narrow ResNet-18 (1/8 of the channels)",
+    "lab2.cam_model_max": "a narrow ResNet-18 (1/8 of the channels) with a max-pooling head",
     "lab2.cam_hooks": ("hooks are left on the model after the call ({modules}): remove them "
                        "(handle.remove()) in a finally block, or they fire on every later pass"),
-    "lab2.cam_shape": "expected a map of the image's size {size} (an H × W tensor), got {got!r}",
+    "lab2.cam_shape": ("expected a map of the image's size {size} (an H × W tensor), got {got!r}: resize the map "
+                       "with F.interpolate to image.shape[-2:]"),
     "lab2.cam_finite": "the map has NaN or infinite values: check the division of the normalisation",
-    "lab2.cam_range": "expected a map normalised to [0, 1], got values from {lo:.3g} to {hi:.3g}",
+    "lab2.cam_range": ("expected a map normalised to [0, 1], got values from {lo:.3g} to {hi:.3g}: subtract the "
+                       "minimum and divide by the maximum"),
     "lab2.cam_norelu": ("{model}, class {target}: the map equals Grad-CAM without ReLU — apply ReLU to "
                         "the weighted sum of activations, so only the regions for the class remain"),
     "lab2.cam_noavg": ("{model}, class {target}: gradients are multiplied with activations elementwise — "
@@ -139,61 +174,126 @@ MESSAGES = {
     "lab2.cam_sum": ("{model}, class {target}: the map uses the sum of all logits — take the gradient "
                      "of logits[0, target_class] only"),
     "lab2.cam_differs": ("{model}, class {target}: the map differs from pytorch-grad-cam's (mean |diff| "
-                         "{mean:.3f}, max {top:.3f} after normalising to [0, 1])"),
+                         "{mean:.3f}, max {top:.3f} after normalising to [0, 1]): check steps 1–5 — hooks on "
+                         "layer4, the gradient of the target_class logit, the mean over H and W, ReLU, "
+                         "interpolation and normalisation"),
     "lab2.cam_ok": "matches pytorch-grad-cam on {n} models (mean |diff| ≤ {mean:.3f}), no hooks left",
+
+    "lab2.loop_what_loss": "the mean loss",
+    "lab2.loop_what_acc": "the accuracy",
+    "lab2.loop_tensor": "train_one_epoch returned {what} as a tensor ({got}), expected a float number: {fix}",
+    "lab2.loop_not_number": "train_one_epoch returned {what} of type {got}, expected a float number: {fix}",
+    "lab2.loop_fix_loss": ("add the number loss.item() × batch size to the sum, not the tensor loss itself (the "
+                           "sum keeps the computation graph, and the learning-curves cell later fails)"),
+    "lab2.loop_fix_acc": "count correct answers as a number: (predictions == labels).sum().item()",
+    "lab2.step_before_backward": ("optimizer.step() is called before loss.backward(): the step runs without its "
+                                  "batch's gradients (on the first batch the parameters do not change). Expected "
+                                  "on every batch: zero_grad() → forward pass → loss → loss.backward() → "
+                                  "optimizer.step()"),
+    "lab2.zero_before_step": ("optimizer.zero_grad() is called between loss.backward() and optimizer.step(): the "
+                              "step gets zeroed gradients, and the parameters do not learn. Zero the gradients "
+                              "before the forward pass: zero_grad() → forward pass → loss → loss.backward() → "
+                              "optimizer.step()"),
+    "lab2.adam": "expected torch.optim.Adam, as the task says, got {got}: return torch.optim.Adam with two groups",
+    "lab2.sens_one_class_error": ("on a batch of sick children only (y_true = y_pred = {y}) the function failed: "
+                                  "{error}. Without labels=[0, 1] confusion_matrix gives a 1 × 1 matrix on such a "
+                                  "batch, not 2 × 2: pass labels=[0, 1]"),
+    "lab2.sens_one_class": ("on a batch of sick children only (y_true = y_pred = {y}) expected sensitivity 1.000 "
+                            "(all found), got {got:.3f}: pass labels=[0, 1] to confusion_matrix so that the matrix "
+                            "is always 2 × 2 ([[TN, FP], [FN, TP]])"),
+    "lab2.weights_absent": ("for num_classes={k} with class {absent} absent (counts {counts}) expected {k} "
+                            "weights, got {got}: torch.bincount without minlength returns fewer numbers — pass "
+                            "minlength=num_classes"),
+    "lab2.weights_type": ("expected a floating-point torch tensor (what nn.CrossEntropyLoss(weight=...) takes), "
+                          "got {got}: return a float torch.Tensor (e.g. with .float())"),
+    "lab2.cam_frozen_body": " with a frozen body (only fc trains)",
+    "lab2.cam_frozen_error": ("{model}: the function failed — {error}. With a frozen body the gradient does not "
+                              "reach layer4, and the backward hook never fires unless the input requires "
+                              "gradients: pass image.unsqueeze(0).clone().requires_grad_(True)"),
+    "lab2.cam_not_tensor": ("expected a torch tensor (H × W), got {got}: section 12.1 calls .cpu() and .numpy() "
+                            "on the map — return a tensor"),
+    "lab2.cam_attached": ("the map is still attached to the computation graph (requires_grad=True), expected a "
+                          "detached tensor: section 12.1 calls .numpy() and would fail — .detach() the "
+                          "activations and gradients (or the map) before computing it"),
 
     # ---------------------------------------------------------------- Lab 3 checks
     "lab3.not_tensor": "expected a tensor (is ToTensor in the pipeline?), got {got}",
-    "lab3.tensor_shape": "expected a tensor of shape (3, {size}, {size}), got {got}",
+    "lab3.tensor_shape": ("expected a tensor shaped (3, {size}, {size}), got {got}: first Resize((IMAGE_SIZE, "
+                          "IMAGE_SIZE)), then ToTensor"),
     "lab3.not_normalized": "expected normalized values (ImageNet mean/std), got values in [0, 1]: add Normalize",
-    "lab3.transform_diff": "expected Resize → ToTensor → Normalize(ImageNet mean/std), max |diff| {diff:.3g}",
+    "lab3.transform_diff": ("expected Resize → ToTensor → Normalize(ImageNet mean/std), got max |diff| {diff:.3g}: "
+                            "check the order of the steps and IMAGENET_MEAN and IMAGENET_STD"),
     "lab3.transform_ok": "({channels}, {size}, {size}) tensor, normalized with ImageNet statistics",
-    "lab3.predict_return": "expected predict to return (y_true, y_pred)",
-    "lab3.numpy": "expected NumPy arrays, got {a} and {b}",
+    "lab3.predict_return": "expected predict to return a pair (y_true, y_pred): return two arrays",
+    "lab3.numpy": "expected NumPy arrays, got {a} and {b}: join the lists with np.concatenate",
     "lab3.no_grad": "expected no gradient tracking: run the loop inside torch.no_grad()",
-    "lab3.true_labels": "expected the {n} true labels in loader order, got shape {shape}",
-    "lab3.argmax": "expected predictions = indices of the maximum logit (torch.max(outputs, 1)[1])",
+    "lab3.true_labels": ("expected the true labels ({n}) in loader order, got shape {shape}: append labels.numpy() "
+                         "of every batch"),
+    "lab3.argmax": ("expected predictions = indices of the largest logit, got something else: take the second "
+                    "element of torch.max(outputs, 1)"),
     "lab3.predict_ok": "eval mode, no_grad, {n} labels and predictions as NumPy arrays",
     "lab3.case_batch": "a batch [4, 3, 8, 8]",
     "lab3.case_image": "one image [3, 8, 8]",
-    "lab3.denorm_shape": "for {case} expected a tensor of the same shape, got {got}",
+    "lab3.denorm_shape": "for {case} expected a tensor of the same shape, got {got}: shape mean and std as (3, 1, 1)",
     "lab3.swapped": "for {case}: mean and std are swapped; denormalize is x * std + mean",
     "lab3.not_inverse": ("for {case}: expected denormalize(normalize(x)) == x, got max |diff| {diff:.3g} "
                          "(multiply by std, then add mean, per channel)"),
     "lab3.denorm_ok": "denormalize(normalize(x)) == x for a batch and for a single image",
-    "lab3.stages": "expected the 50-layer stages [3, 4, 6, 3], got {got}",
-    "lab3.cardinality": ("expected cardinality 32 with 4 channels per group in layer1 (32x4d), "
-                         "got {groups} groups of {width}"),
-    "lab3.fc": "expected fc = Linear(2048, {n}), got {got}",
+    "lab3.stages": ("expected the stages of the 50-layer net [3, 4, 6, 3], got {got}: build torchvision's "
+                    "resnext50_32x4d"),
+    "lab3.cardinality": ("expected cardinality 32 with 4 channels per group in layer1 (32x4d), got {groups} groups "
+                         "of {width} channels: build torchvision's resnext50_32x4d"),
+    "lab3.fc": "expected fc = Linear(2048, {n}), got {got}: replace model.fc with nn.Linear(2048, {n})",
     "lab3.resnext_ok": "ResNeXt-50 32x4d: stages {stages}, 32 groups × 4 channels, fc = Linear(2048, {n})",
 
+    "lab3.resize_pair": ("for a non-square {h}×{w} image expected a tensor (3, {size}, {size}), got {got}: Resize "
+                         "with one number only sets the shorter side, keeping the aspect ratio — pass a pair "
+                         "Resize(({size}, {size}))"),
+
     # ---------------------------------------------------------------- Lab 4 checks
-    "lab4.head": "{arch}: expected {name} = Linear({inp}, {n}), got {got}",
-    "lab4.output": "{arch}: expected output shape (2, {n}), got {got}",
-    "lab4.same_model": "{arch}/{strategy}: expected apply_strategy to return the same model it changed",
+    "lab4.head": "{arch}: expected {name} = Linear({inp}, {n}), got {got}: put a new nn.Linear in that place",
+    "lab4.output": "{arch}: expected output shape (2, {n}), got {got}: the new head must have num_classes outputs",
+    "lab4.same_model": "{arch}/{strategy}: expected apply_strategy to return the model it changed: return model",
     "lab4.strategy_item": "{arch}/{strategy} {count:,}",
     "lab4.strategies_ok": "trainable parameters: {summary}",
-    "lab4.adam": "expected torch.optim.Adam, got {got}",
+    "lab4.adam": "expected torch.optim.Adam, got {got}: create torch.optim.Adam",
     "lab4.opt_params": ("expected the optimizer to hold exactly the {want} trainable tensors, got {got} "
                         "(pass [p for p in model.parameters() if p.requires_grad])"),
-    "lab4.lr": "expected lr 0.0001, got {got}",
-    "lab4.scheduler": "expected CosineAnnealingLR with T_max = epochs = 15, got {got} (T_max={tmax})",
+    "lab4.lr": "expected lr 0.0001, got {got}: pass lr to Adam",
+    "lab4.scheduler": ("expected CosineAnnealingLR with T_max = epochs = 15, got {got} (T_max={tmax}): create "
+                       "CosineAnnealingLR(optimizer, T_max=epochs)"),
     "lab4.optimizer_ok": "Adam over {n} trainable tensors, lr 1e-4, CosineAnnealingLR(T_max=15)",
     "lab4.picked_test": ("expected the choice by validation accuracy; you picked the best test accuracy "
                          "(the test set must stay unseen until the choice is made)"),
-    "lab4.pick_wrong": "expected run 'c' (highest val acc 0.95, then fewer trainable parameters), got {got!r}",
+    "lab4.pick_wrong": ("expected run 'c' (highest val acc 0.95, then fewer trainable parameters), got {got!r}: "
+                        "choose by best_val_acc, ties by fewer params['trainable']"),
     "lab4.pick_ok": "chooses by validation accuracy, ties to the smaller trainable model",
-    "lab4.onnx_diff": "expected max |ONNX − PyTorch| = {want:.2e} on a 3-image batch, got {got!r}",
+    "lab4.onnx_diff": ("expected max |ONNX − PyTorch| = {want:.2e} on a batch of 3 images, got {got!r}: return "
+                       "float(np.abs(ONNX output − PyTorch output).max()) on the given batch"),
     "lab4.onnx_other": ("for a PyTorch model whose bias differs by 1, expected a difference of about 1, "
                         "got {got!r}; compare the onnxruntime output with the given model's output"),
     "lab4.onnx_ok": "onnxruntime vs PyTorch on 3 images: max |diff| {diff:.1e}; a changed model is detected",
     "lab4.model_names": ("{arch}: parameter names differ from torchvision's {arch} with the new head: "
                          "missing {missing}, unexpected {extra} (replace only the head, leave the rest as it is)"),
-    "lab4.model_shapes": "{arch}: parameter shapes differ from torchvision's {arch} with the new head: {first}",
+    "lab4.model_shapes": ("{arch}: parameter shapes differ from torchvision's {arch} with the new head: {name} got "
+                          "{got}, expected {want} (replace only the head)"),
     "lab4.model_output": ("{arch}: with the same weights as torchvision's {arch} with the new head, the output "
                           "differs by {diff:.2e} (make_model must return that architecture with only the head replaced)"),
-    "lab4.pick_wrong_run": ("expected run {want!r} (highest val acc {acc}, then fewer trainable parameters), "
-                            "got {got!r}"),
+    "lab4.pick_wrong_run": ("expected run {want!r} (highest val acc {acc}, then fewer trainable parameters), got "
+                            "{got!r}: choose by best_val_acc, ties by fewer params['trainable']"),
+
+    "lab4.all_train": ("expected every parameter to train, but {count} tensors are frozen (first: {first}): set "
+                       "requires_grad on every parameter of the model, not relying on what the previous strategy "
+                       "left"),
+    "lab4.unknown_arch_accepted": ("make_model({arch!r}, {n}) returned a model ({got}), expected a ValueError: "
+                                   "raise ValueError with a clear message for any architecture other than resnet50 "
+                                   "and efficientnet_b0"),
+    "lab4.unknown_arch_error": ("make_model({arch!r}, {n}) raised {error}, expected a ValueError: raise ValueError "
+                                "with a clear message for an unknown architecture"),
+    "lab4.unknown_arch_ok": "; make_model({arch!r}) → ValueError",
+    "lab4.onnx_eval": ("the PyTorch model ran in train mode, expected eval: Dropout and BatchNorm in training give "
+                       "another output than the exported model — call model.eval() before the forward pass"),
+    "lab4.onnx_no_grad": "the PyTorch forward pass tracked gradients, expected none: run it inside torch.no_grad()",
 
     # ---------------------------------------------------------------- runtime
     "runtime.smoke_value": ("{var}={value!r} is not understood: use {var}=1 for the smoke demo "
@@ -258,6 +358,10 @@ MESSAGES = {
                               "per patient with Kermany's file names, imbalanced like the real set), "
                               "not real radiographs."),
     "datasets.extracting_xray": "Extracting the chest_xray/ folder of {archive} into {dest} (the archive is kept)...",
+    "datasets.unnamed_none": "Every file name carries a patient number.",
+    "datasets.unnamed_count": ("Files without a patient number in their name: {n}; each counts as a patient of its "
+                               "own (if they are copies of X-rays, the split cannot see their patient):"),
+    "datasets.unnamed_more": "  … and {n} more (full list: the second result of chest_xray_patients)",
     "datasets.unknown_cifar": "not CIFAR-100 classes: {names}",
     "datasets.cifar_standin": "CIFAR-100: SYNTHETIC stand-in (100 classes, 32×32 stripes), not real photos.",
     "datasets.dogs_report": "{total} usable images of {breeds} breeds → {processed}",
@@ -304,6 +408,13 @@ MESSAGES = {
     "fetch.cannot_download": "Could not download {name!r} ({size}) from {url}: {error}\n{help}",
     "fetch.broke_off": "Download of {name!r} from {url} broke off after {size:,} bytes: {error}\n{help}",
     "fetch.ignoring": "{error}\n  Ignoring it.",
+    "fetch.shared_bad": ("{reason}\n  This file is in the shared data folder {folder}, which is read-only: it was "
+                         "left as it is (it can be neither replaced nor renamed from here). Tell your instructor or "
+                         "the classroom administrator that it must be downloaded again (python -m labutils.fetch "
+                         "{name}, run by someone who can write to that folder).\n  {then}"),
+    "fetch.shared_using": "Meanwhile the verified copy in your own cache is used: {path}.",
+    "fetch.shared_fetching": "Meanwhile a fresh copy is being downloaded into your own cache (LABUTILS_CACHE): {path}.",
+    "fetch.shared_failed": "Downloading a fresh copy into your own cache failed as well:\n{error}",
     "fetch.cli_description": ("Pre-download the course's datasets and ImageNet weights into data/ "
                               "(for offline classrooms)."),
     "fetch.cli_names": "registry names (see --list)",
@@ -326,6 +437,9 @@ MESSAGES = {
     "archives.unreadable": ("{archive}: the archive cannot be read, it is damaged or cut off ({error}); nothing was "
                             "extracted; download it again (python -m labutils.fetch)"),
     "archives.leftover_removed": "Removed a folder left by an interrupted extraction: {path}",
+    "archives.macos_skipped": ("{archive}: macOS metadata not extracted ({n}: .DS_Store, ._*, __MACOSX/): "
+                               "{names}{more}"),
+    "archives.macos_more": " … and {n} more",
     "fetch.stale_part": "Removed the unfinished file of an interrupted download: {path} ({mb:,.1f} MB)",
     "fetch.kept_aside": ("The damaged archive was kept as {aside}; the next run "
                          "(or python -m labutils.fetch {name}) downloads it again."),
@@ -339,6 +453,10 @@ MESSAGES = {
     "training.milliseconds": "{ms:.3g} ms",
     "training.frozen_bn": ("frozen_bn must be 'eval' (frozen BatchNorm layers keep their running statistics) "
                            "or 'train' (PyTorch's default: every BatchNorm follows model.train()), got {got!r}"),
+    "inference.tie": ("{a} and {b}: a tie in latency, the interquartile ranges overlap "
+                      "({a_q1:.1f}–{a_q3:.1f} and {b_q1:.1f}–{b_q3:.1f} ms)"),
+    "inference.faster": ("{fast} is faster than {slow} by a factor of {ratio:.1f}: median {fast_ms:.1f} vs {slow_ms:.1f} ms "
+                         "(the interquartile ranges do not overlap)"),
     "training.needs_scaler": ("{device}: the fast path chose float16 here, but run_epoch was called to train "
                               "without the scaler argument; without loss scaling small float16 gradients underflow to zero. Pass "
                               "scaler=torch.amp.GradScaler(\"cuda\") (as fit does) or amp=False"),
@@ -350,7 +468,7 @@ MESSAGES = {
     "training.progress_train": "train",
     "training.progress_val": "val",
     "training.bad_json": "{path} is not valid JSON ({error}); delete it to rerun that experiment",
-    # the grader (labutils.grade, labutils.checks.protocol, labutils.integrity)
+    # the grader: grade.* from labutils.checks.protocol's grading half, integrity.* from labutils.grader.integrity
     "grade.name_missing": "the notebook has no {name} (NameError): the task is not done or its cell does not run",
     "grade.malformed": "Task {task}: the check's data is malformed (not what the grader's probe returns)",
     "grade.malformed_detail": "Task {task}: the check's data is malformed ({error})",
@@ -366,10 +484,10 @@ MESSAGES = {
     "integrity.patch": "cell {cell}, line {line}: changes library objects (labutils, torch, json, importlib …)",
     # labutils.stats
     "stats.points": " p.p.",
-    "stats.tie": ("{metric}: a tie between '{a}' and '{b}': the difference is {signed:+.2f}{unit}, and the {level}% "
-                  "bootstrap interval [{low:+.2f}; {high:+.2f}]{unit} contains zero: the data do not tell them apart"),
-    "stats.better": ("{metric}: '{better}' is better than '{worse}' by {diff:.2f}{unit} (the {level}% bootstrap "
-                     "interval of the difference, [{low:+.2f}; {high:+.2f}]{unit}, excludes zero)"),
+    "stats.tie": ("{metric}: a tie between '{a}' and '{b}': the difference is {signed}{unit}, and the {level}% "
+                  "bootstrap interval [{low}; {high}]{unit} contains zero: the data do not tell them apart"),
+    "stats.better": ("{metric}: '{better}' is better than '{worse}' by {diff}{unit} (the {level}% bootstrap "
+                     "interval of the difference, [{low}; {high}]{unit}, excludes zero)"),
     # labutils.fastpath
     "fastpath.bad_env": "{var}={value!r} is not understood: use {var}=1 (the default) or {var}=0",
     "fastpath.contiguous": "contiguous memory",

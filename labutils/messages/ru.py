@@ -29,7 +29,8 @@ MESSAGES = {
     "lab1.reference": "{name} из torchvision",
     "lab1.names_differ": ("имена параметров отличаются от {what}: не хватает {missing}, лишние {extra} "
                           "(используйте имена torchvision: conv1, bn1, conv2, bn2, conv3, bn3, downsample)"),
-    "lab1.shapes_differ": "формы параметров отличаются от {what}: {first}",
+    "lab1.shapes_differ": ("формы параметров отличаются от {what}: у {name} получено {got}, ожидалось {want} (у "
+                           "свёртки — [выходы, входы, k, k]: сверьте числа каналов с torchvision)"),
     "lab1.forward_failed": ("{what} падает на входе {shape}: {error} "
                             "(совпадают ли формы основного пути и shortcut? проверьте stride и downsample)"),
     "lab1.mistake.no_skip": "нет skip-соединения (не хватает `+ identity`)",
@@ -45,10 +46,10 @@ MESSAGES = {
     "lab1.order_bottleneck": ("порядок: conv1 (1x1) → bn1 → relu → conv2 (3x3) → bn2 → relu → conv3 (1x1) → bn3, "
                               "прибавить shortcut, затем relu; stride и groups задаются в conv2, "
                               "свёртке 3x3"),
-    "lab1.expansion": "ожидался атрибут класса expansion = {want}, получено {got!r}",
+    "lab1.expansion": "ожидался атрибут класса expansion = {want}, получено {got!r}: объявите его в теле класса",
     "lab1.block_ok": ("тот же выход, что у BasicBlock из torchvision, с downsample и без него "
                       "(max |diff| {diff:.1e}), выход [2, 32, 4, 4] после stride 2"),
-    "lab1.groups": "{label}: ожидалось conv2.groups == 32, получено {got}",
+    "lab1.groups": "{label}: ожидалось conv2.groups == 32, получено {got}: передайте groups в свёртку 3x3 conv2",
     "lab1.bottleneck_ok": ("тот же выход, что у Bottleneck из torchvision, обычного и группового 32x4d "
                            "со stride 2 (max |diff| {diff:.1e})"),
     "lab1.resnet_differs": ("{label}: ожидался выход torchvision с теми же весами, получено max |diff| {diff:.3g} "
@@ -57,15 +58,18 @@ MESSAGES = {
     "lab1.resnet_ok": ("3 конфигурации (BasicBlock, Bottleneck, групповая) загружают веса torchvision "
                        "со strict=True и совпадают с ним (max |diff| {diff:.1e})"),
     "lab1.unknown_factory": "неизвестная фабрика {name!r}; ожидалась одна из {known}",
-    "lab1.factory_count": "{name}(): ожидалось параметров: {want:,} (torchvision {arch}), получено {got:,}",
+    "lab1.factory_count": ("{name}(): ожидалось параметров: {want:,} (torchvision {arch}), получено {got:,}: "
+                           "сверьте блок и число блоков в стадиях с torchvision"),
     "lab1.factory_item": "{name} {count:,}",
     "lab1.factories_ok": "число параметров совпадает с torchvision: {counts}",
     "lab1.factories_ok_reference": ("число параметров совпадает с torchvision: {counts}; блок и стадии — как у "
                                     "torchvision (фабрики вызваны с эталонными ResNet и блоками из torchvision, "
                                     "так что ошибки заданий 1.1–1.3 здесь не учитываются)"),
-    "lab1.factory_config": ("{name}(): ожидалась модель {want} — как torchvision {arch}, параметров: {want_count:,}; "
-                            "получено {got}, параметров: {got_count:,}"),
-    "lab1.factory_block": "{name}(): ResNet получил блок {got}, а ожидался ResidualBlock или Bottleneck",
+    "lab1.factory_config": ("{name}(): ожидалась модель {want} — как torchvision {arch}, параметров: "
+                            "{want_count:,}; получено {got}, параметров: {got_count:,}: передайте в ResNet этот "
+                            "блок, эти стадии и groups/width_per_group"),
+    "lab1.factory_block": ("{name}(): ResNet получил блок {got}, а ожидался ResidualBlock или Bottleneck: "
+                           "передайте в ResNet класс одного из них"),
     "lab1.factory_num_classes": ("{name}(10): ожидалось 10 выходов у fc (передайте num_classes в ResNet), "
                                  "получено {got}"),
     "lab1.copy_class": "{name} — это {origin} (или его подкласс): задание требует {what}",
@@ -74,35 +78,53 @@ MESSAGES = {
     "lab1.copy.block": "написать блок самим",
     "lab1.copy.resnet": "написать ResNet._make_layer самим",
     "lab1.copy.model": "собрать модель классом ResNet из задания 1.3, а не брать готовую из torchvision",
-    "lab1.output_shape": "ожидалась форма выхода {want}, получено {got}",
-    "lab1.same_diff": "ожидалось max |diff| < {tol:g} относительно torchvision, получено {diff:.3g}",
+    "lab1.output_shape": "ожидалась форма выхода {want}, получено {got}: сверьте stem, стадии и fc с torchvision",
+    "lab1.same_diff": ("ожидалось max |diff| < {tol:g} относительно torchvision, получено {diff:.3g}: слои должны "
+                       "идти в forward в том же порядке, что у torchvision"),
     "lab1.same_ok": ("загружает state_dict torchvision со strict=True, выход {shape}, "
                      "max |diff| {diff:.1e} < {tol:g}"),
     "lab1.fc_replaced": "extract_embedding заменила model.fc; вычислите эмбеддинг, не меняя модель",
-    "lab1.embedding_shape": "ожидались эмбеддинги формы (3, {dim}) для трёх изображений, получено {got}",
+    "lab1.embedding_shape": ("ожидались эмбеддинги формы (3, {dim}) для трёх изображений, получено {got}: возьмите "
+                             "выход avgpool и torch.flatten(x, 1)"),
     "lab1.embedding_fc": ("ожидалось, что model.fc(embedding) равно model(x), получено max |diff| {diff:.3g} "
                           "(возьмите вектор после avgpool и flatten, до fc)"),
     "lab1.embedding_ok": "форма (3, {dim}) и fc(embedding) == model(x) (max |diff| {diff:.1e})",
 
+    "lab1.the_block": "блока",
+    "lab1.downsample_missing": "у {where} нет модуля downsample, который есть у {what} (не хватает {names}): {hint}",
+    "lab1.downsample_extra": "у {where} есть модуль downsample, которого нет у {what} (лишние {names}): {hint}",
+    "lab1.downsample_hint_layer": ("shortcut-модуль первому блоку стадии нужен, когда stride != 1 или число "
+                                   "входных каналов не равно out_channels * block.expansion — сравнивайте с числом "
+                                   "каналов на выходе блока (у Bottleneck оно в 4 раза больше out_channels)"),
+    "lab1.downsample_hint_block": ("сохраните переданный в конструктор downsample как self.downsample и применяйте "
+                                   "его к shortcut; без переданного downsample своего не создавайте"),
+    "lab1.embedding_one": ("для батча из одного изображения {shape} ожидался эмбеддинг формы (1, {dim}), получено "
+                           "{got}: squeeze() убирает и размерность батча — используйте torch.flatten(x, 1)"),
+
     # ---------------------------------------------------------------- Lab 2 checks
     "lab2.returns_none": "{name} должна вернуть изменённую модель (return model), а вернула None",
-    "lab2.head_type": "ожидалось, что model.fc — это nn.Linear, получено {got}",
-    "lab2.head_outputs": "ожидалось выходов у головы: {want}, получено {got}",
-    "lab2.head_inputs": "ожидалось входных признаков у головы: {want} (прежнее fc.in_features), получено {got}",
+    "lab2.head_type": ("ожидалось, что model.fc — это nn.Linear, получено {got}: замените model.fc на "
+                       "nn.Linear(model.fc.in_features, num_classes)"),
+    "lab2.head_outputs": "ожидалось выходов у головы: {want}, получено {got}: второй аргумент nn.Linear — num_classes",
+    "lab2.head_inputs": ("ожидалось входных признаков у головы: {want}, получено {got}: возьмите их у прежней "
+                         "головы (model.fc.in_features), а не задавайте числом"),
     "lab2.only_these_train": ("ожидалось, что обучаются только {names}, но у других тензоров ({count} шт.) "
-                              "requires_grad=True (первый: {first})"),
-    "lab2.frozen_wrong": "ожидалось, что {names} обучаются, но {first} заморожен",
+                              "requires_grad=True (первый: {first}): выключите requires_grad у всех остальных"),
+    "lab2.frozen_wrong": "ожидалось, что {names} обучаются, но {first} заморожен: включите у них requires_grad",
     "lab2.trainable_ok": "обучаемых параметров: {trainable:,} из {total:,} ({names})",
     "lab2.loop_return": "ожидалось, что train_one_epoch вернёт (mean_loss, accuracy), получено {got!r}",
     "lab2.never_called_forward": "модель ни разу не вызвана: сделайте прямой проход на каждом батче",
     "lab2.train_mode": ("во время обучения модель должна быть в режиме train, а была в eval: "
                         "сначала вызовите model.train()"),
-    "lab2.steps": "ожидался один optimizer.step() на батч (всего {want}), получено {got}",
-    "lab2.accumulate": ("градиенты накапливаются между батчами: вызывайте optimizer.zero_grad() перед "
-                        "loss.backward() на каждом батче"),
+    "lab2.steps": ("ожидался один optimizer.step() на батч (всего {want}), получено {got}: вызывайте step() ровно "
+                   "один раз внутри цикла по батчам"),
+    "lab2.accumulate": ("ожидалось, что каждый шаг использует градиент только своего батча, а градиенты "
+                        "накапливаются между батчами: вызывайте optimizer.zero_grad() перед прямым проходом на "
+                        "каждом батче"),
     "lab2.loss_fall": ("ожидалось, что средний loss снизится за 8 эпох на обучаемой игрушечной задаче, получено "
                        "{first:.3f} → {last:.3f} (усредняется ли loss по примерам?)"),
-    "lab2.acc_fraction": "ожидалась accuracy как доля в [0, 1], получено {acc}",
+    "lab2.acc_fraction": ("ожидалась accuracy как доля в [0, 1], получено {acc}: делите число верных ответов на "
+                          "число примеров"),
     "lab2.params_differ": ("после {epochs} эпох параметры модели отличаются от эталонного цикла (max |diff| {diff:.3g}): "
                            "на каждом батче по одному разу zero_grad, прямой проход, criterion(outputs, labels), "
                            "backward и step"),
@@ -112,32 +134,45 @@ MESSAGES = {
                       "{last:.3f}, accuracy {acc:.0%}"),
     "lab2.eval_return": "ожидалось, что evaluate вернёт (mean_loss, accuracy, метки, вероятности класса 1)",
     "lab2.never_called": "модель ни разу не вызвана",
+    "lab2.eval_never_called": "ожидался прямой проход модели на каждом батче loader, а модель ни разу не вызвана",
     "lab2.eval_mode": "при оценке ожидался режим eval, а был train: сначала вызовите model.eval()",
     "lab2.eval_no_grad": "при оценке градиенты не должны отслеживаться: оберните цикл в torch.no_grad()",
-    "lab2.eval_changed": "оценка изменила параметры модели",
-    "lab2.eval_labels": ("ожидались истинные метки ({n} шт.) в порядке loader'а в виде массива NumPy, "
-                         "получена форма {shape}"),
-    "lab2.eval_probs": "ожидались вероятности класса 1 (softmax по dim 1, столбец 1), по одной на пример",
-    "lab2.eval_loss": "ожидался средний loss {want:.4f} (взвешенный по размеру батча), получено {got:.4f}",
-    "lab2.eval_acc": "ожидалась accuracy {want:.4f}, получено {got:.4f}",
+    "lab2.eval_changed": ("ожидалось, что оценка не меняет параметры, а они изменились: в evaluate не должно быть "
+                          "backward() и optimizer.step()"),
+    "lab2.eval_labels": ("ожидались истинные метки ({n} шт.) в порядке loader'а в виде массива NumPy, получена "
+                         "форма {shape}: добавляйте в all_labels labels.cpu().numpy() каждого батча"),
+    "lab2.eval_probs": ("ожидались вероятности класса 1, по одной на пример, получено другое: добавляйте в "
+                        "all_probs torch.softmax(outputs, dim=1)[:, 1].cpu().numpy()"),
+    "lab2.eval_loss": ("ожидался средний loss {want:.4f} (взвешенный по размеру батча), получено {got:.4f}: "
+                       "накапливайте loss.item() × размер батча и делите на число примеров"),
+    "lab2.eval_acc": ("ожидалась accuracy {want:.4f}, получено {got:.4f}: сравнивайте argmax логитов по dim 1 с "
+                      "метками и делите на число примеров"),
     "lab2.eval_ok": "режим eval, no_grad, loss {loss:.3f} и accuracy {acc:.0%} совпадают, вероятностей: {n}",
-    "lab2.groups": "ожидались 2 группы параметров (layer4, fc), получено {got}",
-    "lab2.group_members": "ожидались одна группа ровно с параметрами model.layer4 и одна — с параметрами model.fc",
-    "lab2.group_lrs": "ожидался lr {backbone:g} для layer4 и {head:g} для fc, получено {got}",
+    "lab2.groups": ("ожидались 2 группы параметров (layer4, fc), получено {got}: передайте в Adam список из двух "
+                    "словарей с ключами \"params\" и \"lr\""),
+    "lab2.group_members": ("ожидались одна группа ровно с параметрами model.layer4 и одна — с параметрами "
+                           "model.fc, получено другое деление: params первой — model.layer4.parameters(), второй — "
+                           "model.fc.parameters()"),
+    "lab2.group_lrs": ("ожидался lr {backbone:g} для layer4 и {head:g} для fc, получено {got}: не перепутайте "
+                       "backbone_lr и head_lr"),
     "lab2.optimizer_ok": "2 группы: layer4 lr {backbone:g}, fc lr {head:g}",
-    "lab2.pair": "ожидалась пара (sensitivity, specificity), получено {got!r}",
-    "lab2.sens_spec": ("для y_true={y}..., y_pred={p}... ожидалось ({sens:.3f}, {spec:.3f}), "
-                       "получено ({got_sens:.3f}, {got_spec:.3f}) — положительный класс 1 (болен)"),
+    "lab2.pair": "ожидалась пара (sensitivity, specificity), получено {got!r}: верните кортеж из двух чисел",
+    "lab2.sens_spec": ("для y_true={y}..., y_pred={p}... ожидалось ({sens:.3f}, {spec:.3f}), получено "
+                       "({got_sens:.3f}, {got_spec:.3f}): положительный класс 1 (болен), матрица [[TN, FP], [FN, "
+                       "TP]] — проверьте, не перепутаны ли FN и FP или порядок пары"),
     "lab2.sens_ok": "проверено случаев: {n}, все совпадают с TP/(TP+FN) и TN/(TN+FP)",
-    "lab2.weights": "для количеств {counts} ожидалось {want}, получено {got}",
+    "lab2.weights": ("для количеств {counts} ожидалось {want}, получено {got}: вес класса c — N / (K · N_c), где K "
+                     "= num_classes"),
     "lab2.weights_ok": "совпадает с n_samples / (n_classes · count) для сбалансированных и несбалансированных меток",
-    "lab2.cam_model_avg": "ResNet-18",
-    "lab2.cam_model_max": "ResNet-18 с max-pooling в голове",
+    "lab2.cam_model_avg": "узкая ResNet-18 (каналов в 8 раз меньше)",
+    "lab2.cam_model_max": "узкая ResNet-18 (каналов в 8 раз меньше) с max-pooling в голове",
     "lab2.cam_hooks": ("после вызова на модели остались хуки ({modules}): снимайте их "
                        "(handle.remove()) в блоке finally, иначе они срабатывают при каждом следующем проходе"),
-    "lab2.cam_shape": "ожидалась карта размера изображения {size} (тензор H × W), получено {got!r}",
+    "lab2.cam_shape": ("ожидалась карта размера изображения {size} (тензор H × W), получено {got!r}: растяните "
+                       "карту F.interpolate до image.shape[-2:]"),
     "lab2.cam_finite": "в карте есть NaN или бесконечности: проверьте деление при нормировке",
-    "lab2.cam_range": "ожидалась карта, нормированная в [0, 1], получены значения от {lo:.3g} до {hi:.3g}",
+    "lab2.cam_range": ("ожидалась карта, нормированная в [0, 1], получены значения от {lo:.3g} до {hi:.3g}: "
+                       "вычтите минимум и разделите на максимум"),
     "lab2.cam_norelu": ("{model}, класс {target}: карта совпадает с Grad-CAM без ReLU — примените ReLU к "
                         "взвешенной сумме активаций, чтобы остались только области «за» класс"),
     "lab2.cam_noavg": ("{model}, класс {target}: градиенты умножены на активации поэлементно — веса "
@@ -149,65 +184,134 @@ MESSAGES = {
     "lab2.cam_sum": ("{model}, класс {target}: карта построена по сумме логитов всех классов — берите "
                      "градиент только логита logits[0, target_class]"),
     "lab2.cam_differs": ("{model}, класс {target}: карта отличается от pytorch-grad-cam (среднее |разн.| "
-                         "{mean:.3f}, максимум {top:.3f} после нормировки в [0, 1])"),
+                         "{mean:.3f}, максимум {top:.3f} после нормировки в [0, 1]): сверьте шаги 1–5 — хуки на "
+                         "layer4, градиент логита target_class, среднее по H и W, ReLU, интерполяция и нормировка"),
     "lab2.cam_ok": ("совпадает с pytorch-grad-cam на {n} моделях (среднее |разн.| ≤ {mean:.3f}), "
                     "хуков не осталось"),
 
+    "lab2.loop_what_loss": "средний loss",
+    "lab2.loop_what_acc": "долю верных ответов (accuracy)",
+    "lab2.loop_tensor": "train_one_epoch вернула {what} тензором ({got}), а ожидалось число float: {fix}",
+    "lab2.loop_not_number": "train_one_epoch вернула {what} типа {got}, а ожидалось число float: {fix}",
+    "lab2.loop_fix_loss": ("прибавляйте к сумме число loss.item() × размер батча, а не сам тензор loss (в сумме "
+                           "копится граф вычислений, и ячейка с кривыми обучения дальше упадёт)"),
+    "lab2.loop_fix_acc": "считайте верные ответы числом: (предсказания == метки).sum().item()",
+    "lab2.step_before_backward": ("optimizer.step() вызван до loss.backward(): шаг идёт без градиентов своего "
+                                  "батча (на первом батче параметры не меняются). Ожидался порядок на каждом "
+                                  "батче: zero_grad() → прямой проход → loss → loss.backward() → optimizer.step()"),
+    "lab2.zero_before_step": ("optimizer.zero_grad() вызван между loss.backward() и optimizer.step(): шаг "
+                              "получает обнулённые градиенты, и параметры не обучаются. Обнуляйте градиенты "
+                              "до прямого прохода: zero_grad() → прямой проход → loss → loss.backward() → "
+                              "optimizer.step()"),
+    "lab2.adam": "ожидался torch.optim.Adam, как требует задание, получено {got}: верните torch.optim.Adam с двумя группами",
+    "lab2.sens_one_class_error": ("на батче только из больных (y_true = y_pred = {y}) функция упала: {error}. "
+                                  "Без labels=[0, 1] confusion_matrix на таком батче даёт матрицу 1 × 1, а не "
+                                  "2 × 2: передайте labels=[0, 1]"),
+    "lab2.sens_one_class": ("на батче только из больных (y_true = y_pred = {y}) ожидалась чувствительность 1.000 "
+                            "(найдены все), получено {got:.3f}: передайте confusion_matrix labels=[0, 1], чтобы "
+                            "матрица всегда была 2 × 2 ([[TN, FP], [FN, TP]])"),
+    "lab2.weights_absent": ("для num_classes={k}, когда класс {absent} не встретился (количества {counts}), "
+                            "ожидалось {k} весов, получено {got}: torch.bincount без minlength возвращает "
+                            "меньше чисел — передайте minlength=num_classes"),
+    "lab2.weights_type": ("ожидался тензор torch с плавающей точкой (его принимает nn.CrossEntropyLoss(weight=...)), "
+                          "получено {got}: верните torch.Tensor типа float (например, через .float())"),
+    "lab2.cam_frozen_body": " с замороженным телом (обучается только fc)",
+    "lab2.cam_frozen_error": ("{model}: функция упала — {error}. У модели с замороженным телом градиент не "
+                              "доходит до layer4, и backward hook не срабатывает, если вход не требует "
+                              "градиента: подавайте image.unsqueeze(0).clone().requires_grad_(True)"),
+    "lab2.cam_not_tensor": ("ожидался тензор torch (H × W), получено {got}: раздел 12.1 вызывает у карты "
+                            ".cpu() и .numpy() — верните тензор"),
+    "lab2.cam_attached": ("карта ещё связана с графом вычислений (requires_grad=True), а ожидался отсоединённый "
+                          "тензор: раздел 12.1 вызывает .numpy() и упадёт — возьмите .detach() у активаций "
+                          "и градиентов (или у карты) перед вычислениями"),
+
     # ---------------------------------------------------------------- Lab 3 checks
     "lab3.not_tensor": "ожидался тензор (есть ли ToTensor в цепочке преобразований?), получено {got}",
-    "lab3.tensor_shape": "ожидался тензор формы (3, {size}, {size}), получено {got}",
+    "lab3.tensor_shape": ("ожидался тензор формы (3, {size}, {size}), получено {got}: первым шагом "
+                          "Resize((IMAGE_SIZE, IMAGE_SIZE)), затем ToTensor"),
     "lab3.not_normalized": ("ожидались нормализованные значения (mean/std ImageNet), получены значения в [0, 1]: "
                             "добавьте Normalize"),
-    "lab3.transform_diff": "ожидалось Resize → ToTensor → Normalize(mean/std ImageNet), max |diff| {diff:.3g}",
+    "lab3.transform_diff": ("ожидалось Resize → ToTensor → Normalize(mean/std ImageNet), получено max |diff| "
+                            "{diff:.3g}: проверьте порядок шагов и статистики IMAGENET_MEAN и IMAGENET_STD"),
     "lab3.transform_ok": "тензор ({channels}, {size}, {size}), нормализованный статистиками ImageNet",
-    "lab3.predict_return": "ожидалось, что predict вернёт (y_true, y_pred)",
-    "lab3.numpy": "ожидались массивы NumPy, получены {a} и {b}",
+    "lab3.predict_return": "ожидалось, что predict вернёт пару (y_true, y_pred): верните два массива",
+    "lab3.numpy": "ожидались массивы NumPy, получены {a} и {b}: склейте списки через np.concatenate",
     "lab3.no_grad": "градиенты не должны отслеживаться: выполняйте цикл внутри torch.no_grad()",
-    "lab3.true_labels": "ожидались истинные метки ({n} шт.) в порядке loader'а, получена форма {shape}",
-    "lab3.argmax": "ожидались предсказания = индексы максимального логита (torch.max(outputs, 1)[1])",
+    "lab3.true_labels": ("ожидались истинные метки ({n} шт.) в порядке loader'а, получена форма {shape}: "
+                         "добавляйте labels.numpy() каждого батча"),
+    "lab3.argmax": ("ожидались предсказания = индексы максимального логита, получено другое: берите второй элемент "
+                    "torch.max(outputs, 1)"),
     "lab3.predict_ok": "режим eval, no_grad, метки и предсказания ({n} шт.) — массивы NumPy",
     "lab3.case_batch": "батча [4, 3, 8, 8]",
     "lab3.case_image": "одного изображения [3, 8, 8]",
-    "lab3.denorm_shape": "для {case} ожидался тензор той же формы, получено {got}",
+    "lab3.denorm_shape": ("для {case} ожидался тензор той же формы, получено {got}: приведите mean и std к форме "
+                          "(3, 1, 1)"),
     "lab3.swapped": "для {case}: mean и std перепутаны; denormalize — это x * std + mean",
     "lab3.not_inverse": ("для {case}: ожидалось denormalize(normalize(x)) == x, получено max |diff| {diff:.3g} "
                          "(умножьте на std, затем прибавьте mean, по каждому каналу)"),
     "lab3.denorm_ok": "denormalize(normalize(x)) == x для батча и для одного изображения",
-    "lab3.stages": "ожидались стадии 50-слойной сети [3, 4, 6, 3], получено {got}",
-    "lab3.cardinality": ("ожидалась кардинальность 32 с 4 каналами на группу в layer1 (32x4d), "
-                         "получено: групп {groups}, каналов в группе {width}"),
-    "lab3.fc": "ожидалось fc = Linear(2048, {n}), получено {got}",
+    "lab3.stages": ("ожидались стадии 50-слойной сети [3, 4, 6, 3], получено {got}: постройте resnext50_32x4d из "
+                    "torchvision"),
+    "lab3.cardinality": ("ожидалась кардинальность 32 с 4 каналами на группу в layer1 (32x4d), получено: групп "
+                         "{groups}, каналов в группе {width}: постройте resnext50_32x4d из torchvision"),
+    "lab3.fc": "ожидалось fc = Linear(2048, {n}), получено {got}: замените model.fc на nn.Linear(2048, {n})",
     "lab3.resnext_ok": "ResNeXt-50 32x4d: стадии {stages}, 32 группы × 4 канала, fc = Linear(2048, {n})",
 
+    "lab3.resize_pair": ("для неквадратного изображения {h}×{w} ожидался тензор (3, {size}, {size}), получено "
+                         "{got}: Resize с одним числом меняет только меньшую сторону, сохраняя пропорции, — "
+                         "задайте пару Resize(({size}, {size}))"),
+
     # ---------------------------------------------------------------- Lab 4 checks
-    "lab4.head": "{arch}: ожидалось {name} = Linear({inp}, {n}), получено {got}",
-    "lab4.output": "{arch}: ожидалась форма выхода (2, {n}), получено {got}",
-    "lab4.same_model": "{arch}/{strategy}: ожидалось, что apply_strategy вернёт ту же модель, которую изменила",
+    "lab4.head": ("{arch}: ожидалось {name} = Linear({inp}, {n}), получено {got}: поставьте на это место новый "
+                  "nn.Linear"),
+    "lab4.output": ("{arch}: ожидалась форма выхода (2, {n}), получено {got}: у новой головы должно быть "
+                    "num_classes выходов"),
+    "lab4.same_model": ("{arch}/{strategy}: ожидалось, что apply_strategy вернёт ту же модель, которую изменила: "
+                        "верните model"),
     "lab4.strategy_item": "{arch}/{strategy} {count:,}",
     "lab4.strategies_ok": "обучаемые параметры: {summary}",
-    "lab4.adam": "ожидался torch.optim.Adam, получено {got}",
+    "lab4.adam": "ожидался torch.optim.Adam, получено {got}: создайте torch.optim.Adam",
     "lab4.opt_params": ("ожидалось, что в оптимизаторе ровно обучаемые тензоры модели ({want} шт.), получено {got} "
                         "(передайте [p for p in model.parameters() if p.requires_grad])"),
-    "lab4.lr": "ожидался lr 0.0001, получено {got}",
-    "lab4.scheduler": "ожидался CosineAnnealingLR с T_max = epochs = 15, получено {got} (T_max={tmax})",
+    "lab4.lr": "ожидался lr 0.0001, получено {got}: передайте lr в Adam",
+    "lab4.scheduler": ("ожидался CosineAnnealingLR с T_max = epochs = 15, получено {got} (T_max={tmax}): создайте "
+                       "CosineAnnealingLR(optimizer, T_max=epochs)"),
     "lab4.optimizer_ok": "Adam по обучаемым тензорам ({n} шт.), lr 1e-4, CosineAnnealingLR(T_max=15)",
     "lab4.picked_test": ("ожидался выбор по accuracy на валидации, а выбран запуск с лучшей accuracy на тесте "
                          "(тестовую выборку нельзя смотреть, пока выбор не сделан)"),
     "lab4.pick_wrong": ("ожидался запуск 'c' (наибольшая val acc 0.95, затем меньше обучаемых параметров), "
-                        "получено {got!r}"),
+                        "получено {got!r}: выбирайте по best_val_acc, при равенстве — меньше params['trainable']"),
     "lab4.pick_ok": "выбирает по accuracy на валидации, при равенстве — модель с меньшим числом обучаемых параметров",
-    "lab4.onnx_diff": "ожидалось max |ONNX − PyTorch| = {want:.2e} на батче из трёх изображений, получено {got!r}",
+    "lab4.onnx_diff": ("ожидалось max |ONNX − PyTorch| = {want:.2e} на батче из трёх изображений, получено "
+                       "{got!r}: верните float(np.abs(выход ONNX − выход PyTorch).max()) на переданном батче"),
     "lab4.onnx_other": ("для модели PyTorch, у которой bias отличается на 1, ожидалась разница около 1, "
                         "получено {got!r}; сравнивайте выход onnxruntime с выходом переданной модели"),
     "lab4.onnx_ok": ("onnxruntime и PyTorch на трёх изображениях: max |diff| {diff:.1e}; "
                      "изменённая модель обнаруживается"),
     "lab4.model_names": ("{arch}: имена параметров отличаются от {arch} из torchvision с новой головой: "
                          "не хватает {missing}, лишние {extra} (замените только голову, остальное не трогайте)"),
-    "lab4.model_shapes": "{arch}: формы параметров отличаются от {arch} из torchvision с новой головой: {first}",
+    "lab4.model_shapes": ("{arch}: формы параметров отличаются от {arch} из torchvision с новой головой: у {name} "
+                          "получено {got}, ожидалось {want} (замените только голову)"),
     "lab4.model_output": ("{arch}: с теми же весами, что у {arch} из torchvision с новой головой, выход отличается "
                           "на {diff:.2e} (make_model должна вернуть эту архитектуру, заменив только голову)"),
     "lab4.pick_wrong_run": ("ожидался запуск {want!r} (наибольшая val acc {acc}, затем меньше обучаемых "
-                            "параметров), получено {got!r}"),
+                            "параметров), получено {got!r}: выбирайте по best_val_acc, при равенстве — меньше "
+                            "params['trainable']"),
+
+    "lab4.all_train": ("ожидалось, что обучаются все параметры, но заморожено тензоров: {count} (первый: {first}): "
+                       "включите requires_grad у каждого параметра модели, не полагаясь на то, что оставила "
+                       "прошлая стратегия"),
+    "lab4.unknown_arch_accepted": ("make_model({arch!r}, {n}) вернула модель ({got}), а ожидалась ошибка "
+                                   "ValueError: для архитектуры, кроме resnet50 и efficientnet_b0, вызовите raise "
+                                   "ValueError с понятным текстом"),
+    "lab4.unknown_arch_error": ("make_model({arch!r}, {n}) подняла {error}, а ожидалась ValueError: для "
+                                "неизвестной архитектуры вызовите raise ValueError с понятным текстом"),
+    "lab4.unknown_arch_ok": "; make_model({arch!r}) → ValueError",
+    "lab4.onnx_eval": ("модель PyTorch считала в режиме train, а ожидался eval: Dropout и BatchNorm при обучении "
+                       "дают другой выход, чем экспортированная модель, — вызовите model.eval() перед прямым "
+                       "проходом"),
+    "lab4.onnx_no_grad": ("прямой проход PyTorch шёл с градиентами, а ожидался без них: выполняйте его внутри "
+                          "torch.no_grad()"),
 
     # ---------------------------------------------------------------- runtime
     "runtime.smoke_value": ("{var}={value!r} не распознано: {var}=1 — демо-режим smoke, "
@@ -276,6 +380,10 @@ MESSAGES = {
                               "по несколько снимков на пациента с именами файлов как у Kermany, дисбаланс классов "
                               "как в настоящем наборе), а не настоящие рентгенограммы."),
     "datasets.extracting_xray": "Распаковка папки chest_xray/ из {archive} в {dest} (архив сохраняется)...",
+    "datasets.unnamed_none": "Номер пациента найден в имени каждого файла.",
+    "datasets.unnamed_count": ("Файлов без номера пациента в имени: {n}; каждый считается отдельным пациентом "
+                               "(если это копии снимков, их пациента разбиение не видит):"),
+    "datasets.unnamed_more": "  … и ещё {n} (полный список — второй результат chest_xray_patients)",
     "datasets.unknown_cifar": "это не классы CIFAR-100: {names}",
     "datasets.cifar_standin": ("CIFAR-100: СИНТЕТИЧЕСКАЯ замена (100 классов, полосы 32×32), "
                                "а не настоящие фотографии."),
@@ -327,6 +435,13 @@ MESSAGES = {
     "fetch.cannot_download": "Не удалось скачать {name!r} ({size}) с {url}: {error}\n{help}",
     "fetch.broke_off": "Загрузка {name!r} с {url} оборвалась после {size:,} байт: {error}\n{help}",
     "fetch.ignoring": "{error}\n  Этот файл пропущен.",
+    "fetch.shared_bad": ("{reason}\n  Этот файл лежит в общей папке данных {folder}, а она доступна только для "
+                         "чтения: он оставлен как есть (ни заменить, ни переименовать его отсюда нельзя). "
+                         "Сообщите преподавателю или администратору класса, что его нужно скачать заново "
+                         "(python -m labutils.fetch {name} от имени того, кто может писать в эту папку).\n  {then}"),
+    "fetch.shared_using": "Пока используется проверенная копия из вашего личного кэша: {path}.",
+    "fetch.shared_fetching": "Пока скачиваю свежую копию в ваш личный кэш (LABUTILS_CACHE): {path}.",
+    "fetch.shared_failed": "Скачать свежую копию в ваш личный кэш тоже не удалось:\n{error}",
     "fetch.cli_description": ("Заранее скачать датасеты и веса ImageNet курса в data/ "
                               "(для классов без интернета)."),
     "fetch.cli_names": "имена из реестра (см. --list)",
@@ -350,6 +465,9 @@ MESSAGES = {
     "archives.unreadable": ("{archive}: архив не читается, он повреждён или обрезан ({error}); ничего не распаковано; "
                             "скачайте его заново (python -m labutils.fetch)"),
     "archives.leftover_removed": "Удалена папка, оставшаяся от прерванной распаковки: {path}",
+    "archives.macos_skipped": ("{archive}: служебные файлы macOS не распакованы ({n}: .DS_Store, ._*, "
+                               "__MACOSX/): {names}{more}"),
+    "archives.macos_more": " … и ещё {n}",
     "fetch.stale_part": "Удалён недокачанный файл прерванной загрузки: {path} ({mb:,.1f} МБ)",
     "fetch.kept_aside": ("Повреждённый архив сохранён как {aside}; следующий запуск "
                          "(или python -m labutils.fetch {name}) скачает его заново."),
@@ -364,6 +482,10 @@ MESSAGES = {
     "training.frozen_bn": ("frozen_bn должен быть 'eval' (замороженные слои BatchNorm сохраняют накопленные "
                            "статистики) или 'train' (поведение PyTorch по умолчанию: каждый BatchNorm следует "
                            "model.train()), получено {got!r}"),
+    "inference.tie": ("{a} и {b}: ничья по задержке — межквартильные интервалы пересекаются "
+                      "({a_q1:.1f}–{a_q3:.1f} и {b_q1:.1f}–{b_q3:.1f} мс)"),
+    "inference.faster": ("{fast} быстрее, чем {slow}, в {ratio:.1f} раза: медиана {fast_ms:.1f} против {slow_ms:.1f} мс "
+                         "(межквартильные интервалы не пересекаются)"),
     "training.needs_scaler": ("{device}: быстрый путь выбрал здесь float16, а run_epoch вызван для обучения без "
                               "аргумента scaler; без масштабирования потерь малые градиенты во float16 обращаются в ноль. Передайте "
                               "scaler=torch.amp.GradScaler(\"cuda\") (так делает fit) или amp=False"),
@@ -376,7 +498,7 @@ MESSAGES = {
     "training.progress_train": "обучение",
     "training.progress_val": "валидация",
     "training.bad_json": "{path} — некорректный JSON ({error}); удалите его, чтобы заново запустить этот эксперимент",
-    # the grader (labutils.grade, labutils.checks.protocol, labutils.integrity)
+    # the grader: grade.* from labutils.checks.protocol's grading half, integrity.* from labutils.grader.integrity
     "grade.name_missing": "в блокноте нет {name} (NameError): задание не выполнено или ячейка с ним не запускается",
     "grade.malformed": "Задание {task}: данные проверки испорчены (не того вида, что отдаёт проба грейдера)",
     "grade.malformed_detail": "Задание {task}: данные проверки испорчены ({error})",
@@ -392,10 +514,10 @@ MESSAGES = {
     "integrity.patch": "ячейка {cell}, строка {line}: меняет объекты библиотек (labutils, torch, json, importlib …)",
     # labutils.stats
     "stats.points": " п.п.",
-    "stats.tie": ("{metric}: ничья между «{a}» и «{b}» — разница {signed:+.2f}{unit}, а {level}%-й бутстрэп-интервал "
-                  "[{low:+.2f}; {high:+.2f}]{unit} содержит ноль: данные не различают варианты"),
-    "stats.better": ("{metric}: «{better}» лучше, чем «{worse}», на {diff:.2f}{unit} ({level}%-й бутстрэп-интервал "
-                     "разницы [{low:+.2f}; {high:+.2f}]{unit} не содержит ноль)"),
+    "stats.tie": ("{metric}: ничья между «{a}» и «{b}» — разница {signed}{unit}, а {level}%-й бутстрэп-интервал "
+                  "[{low}; {high}]{unit} содержит ноль: данные не различают варианты"),
+    "stats.better": ("{metric}: «{better}» лучше, чем «{worse}», на {diff}{unit} ({level}%-й бутстрэп-интервал "
+                     "разницы [{low}; {high}]{unit} не содержит ноль)"),
     # labutils.fastpath
     "fastpath.bad_env": "{var}={value!r} не распознано: используйте {var}=1 (по умолчанию) или {var}=0",
     "fastpath.contiguous": "обычная раскладка памяти",
