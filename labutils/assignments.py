@@ -15,7 +15,9 @@ Answers to control questions sit between the same two markers in a markdown cell
 (keeping the hint) and each markdown region by a placeholder, clears outputs and writes the
 kernelspec and language metadata that Jupyter would write. ``check`` fails, naming notebook and
 cell, when a student notebook is missing or stale, when solution code or an answer leaked into
-it, when a hint repeats a solution line, when a student-facing code line is wider than
+it, when a hint (the ``# TODO:`` comment or the task's ``<details>`` block) gives the solution away
+(:mod:`labutils.hintlint`: a repeated solution line, a spelled-out expression, an unpacking order,
+a step-by-step walk-through), when a student-facing code line is wider than
 ``MAX_WIDTH`` characters, or when any notebook has outputs or another kernelspec. ``clean``
 strips outputs from the solutions. ``export-nbgrader DIR`` writes an nbgrader course directory
 from the solutions (see ``export_nbgrader``).
@@ -35,6 +37,7 @@ import re
 import sys
 from pathlib import Path
 
+from . import hintlint
 from .runtime import project_root
 
 BEGIN = "### BEGIN SOLUTION"
@@ -55,7 +58,7 @@ LANGUAGE_INFO = {
 }
 MAX_WIDTH = 100  # characters per student-facing code line: wider lines make students scroll sideways
 ANSWER_STUB = "*Ваш ответ:* …"
-_MIN_REPEAT = 10  # non-space characters: a shorter solution piece in a hint is not counted as giving it away
+_MIN_REPEAT = hintlint.MIN_REPEAT  # non-space characters: a shorter solution piece in a hint is not a give-away
 
 
 class AssignmentError(ValueError):
@@ -159,33 +162,56 @@ def _normalized(text: str) -> str:
     return re.sub(r"\s+", "", text)
 
 
-def _giveaways(line: str) -> list[str]:
-    """Pieces of a solution line that a hint must not repeat: the line, an assignment's right side, a return value."""
-    code = line.split("  #", 1)[0].strip()
-    pieces = [code]
-    match = re.match(r"^[\w.\[\], ]+?\s*(?:[-+*/@%]|//)?=(?!=)\s*(?P<rhs>.+)$", code)
-    if match:
-        pieces.append(match.group("rhs"))
-    if code.startswith("return "):
-        pieces.append(code[len("return "):])
-    # A bare (dotted) name such as `downsample` or `model.fc.in_features` is a concept a hint may name;
-    # expressions and calls are what gives a solution away.
-    return [p for p in pieces if len(_normalized(p)) >= _MIN_REPEAT
-            and not re.fullmatch(r"(?:return\s+)?[\w.]+", p.strip())]
+_giveaways = hintlint.giveaways  # kept for older imports
 
 
 def hint_problems(source: str, where: str = "cell") -> list[str]:
-    """A message for each hint that repeats (ignoring whitespace) a piece of its own solution."""
+    """A message for each ``# TODO:`` hint that gives its own solution away (see :mod:`labutils.hintlint`)."""
     problems = []
+    given = hintlint.given_names(strip_solutions(source, where))
     for hint, body in solution_regions(source, where):
-        flat = _normalized(hint)
-        for line in body:
-            for piece in _giveaways(line):
-                if _normalized(piece) in flat:
-                    task = _TASK.search(hint).group(0)
-                    problems.append(f"{where}: the hint of {task} gives away the solution {piece!r}; "
-                                    "say what to build and why, not the code")
-                    break
+        task = _TASK.search(hint).group(0)
+        tree = hintlint.parse_region(body)
+        problems += hintlint.region_problems(f"{where}: the hint", task, hint, body, tree, given, inline_steps=True)
+    return problems
+
+
+def _details_by_task(nb) -> dict[str, list[tuple[int, str]]]:
+    """task id -> ``(cell index, <details> block)``: a block belongs to the last task its cell names before it."""
+    found: dict[str, list[tuple[int, str]]] = {}
+    for idx, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for match in re.finditer(r"<details>.*?</details>", cell.source, re.S):
+            named = [m.group("id") for m in _TASK.finditer(cell.source[: match.start()])]
+            if named:
+                found.setdefault(named[-1], []).append((idx, match.group(0)))
+    return found
+
+
+def details_problems(nb, path) -> list[str]:
+    """A message for each ``<details>`` hint of a task that gives the task's solution away, judged
+    against all the task's solution regions (see :mod:`labutils.hintlint`)."""
+    bodies: dict[str, list[list[str]]] = {}
+    given: dict[str, set[str]] = {}
+    for idx, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"{path} cell {idx}"
+        for hint, body in solution_regions(cell.source, where):
+            task = _TASK.search(hint).group("id")
+            bodies.setdefault(task, []).append(body)
+            given.setdefault(task, set()).update(hintlint.given_names(strip_solutions(cell.source, where)))
+    problems = []
+    for task, blocks in _details_by_task(nb).items():
+        if task not in bodies:
+            continue
+        lines = [line for body in bodies[task] for line in body]
+        trees = [hintlint.parse_region(body) for body in bodies[task]]
+        tree = ast.Module(body=[n for t in trees if t is not None for n in t.body], type_ignores=[])
+        for idx, block in blocks:
+            problems += hintlint.region_problems(f"{path} cell {idx}: the <details> hint", f"Задание {task}", block,
+                                         lines, tree, given[task], spans=hintlint.code_spans(block))
     return problems
 
 
@@ -310,6 +336,7 @@ def check(solutions: Path, notebooks: Path) -> list[str]:
         for idx, cell in enumerate(sol.cells):
             if cell.cell_type == "code":
                 problems += hint_problems(cell.source, f"{src} cell {idx}")
+        problems += details_problems(sol, src)
         allowed = {line.strip() for cell in expected.cells for line in cell.source.splitlines()}
         problems += _leaks(dst, actual, solution_lines, answer_lines, allowed)
         problems += _too_wide(dst, actual)

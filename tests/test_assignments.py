@@ -217,3 +217,166 @@ def test_student_notebook_stops_at_first_todo(name, task, in_a_check):
         assert error.traceback[0].startswith(f"❌ Задание {task}") and "ещё не выполнено" in error.traceback[0]
     else:
         assert error.ename == "NotImplementedError" and error.evalue == f"Задание {task}: впишите решение"
+
+
+# ---------------------------------------------------------------------------------------------
+# Hints that give the answer away (labutils.hintlint), in the TODO comment and in <details>
+
+def _task_notebook(folder, statement, code):
+    """A one-task solution notebook: the task's markdown (with its <details>) and its code cell."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_markdown_cell(statement), nbformat.v4.new_code_cell(code)]
+    folder.mkdir(exist_ok=True)
+    nbformat.write(nb, str(folder / "09_demo.ipynb"))
+    return nb
+
+
+def _details(text):
+    return f"**Задание 9.1.** Напишите функцию.\n\n<details><summary>Подсказка</summary>\n\n{text}\n\n</details>"
+
+
+PICK = '''def pick_best(results):
+    # TODO: Задание 9.1 (pick_best) — верните запись с наибольшей точностью на валидации,
+    #   при равной точности — с меньшим числом обучаемых параметров
+    ### BEGIN SOLUTION
+    return max(results, key=lambda r: (r["best_val_acc"], -r["params"]["trainable"]))
+    ### END SOLUTION'''
+
+SENS = '''def sens_spec(y_true, y_pred):
+    # TODO: Задание 9.1 (sens_spec) — получите из матрицы ошибок четыре её числа и верните пару
+    #   (чувствительность, специфичность)
+    ### BEGIN SOLUTION
+    tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()
+    return tp / (tp + fn), tn / (tn + fp)
+    ### END SOLUTION'''
+
+DENORM = '''def denormalize(tensor, mean, std):
+    # TODO: Задание 9.1 (denormalize) — обратите нормализацию по каналам
+    ### BEGIN SOLUTION
+    mean = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device).view(3, 1, 1)
+    std = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device).view(3, 1, 1)
+    return tensor * std + mean
+    ### END SOLUTION'''
+
+PARITY = '''def parity(onnx_path, model, batch):
+    # TODO: Задание 9.1 (parity) — наибольшее расхождение выходов onnxruntime и PyTorch
+    ### BEGIN SOLUTION
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    feed = {session.get_inputs()[0].name: batch.numpy().astype(np.float32)}
+    onnx_out = session.run(None, feed)[0]
+    model.eval()
+    with torch.no_grad():
+        torch_out = model(batch).numpy()
+    return float(np.abs(onnx_out - torch_out).max())
+    ### END SOLUTION'''
+
+
+def test_details_hint_repeating_a_solution_line_is_named(tmp_path):
+    bad = _details("Внутри блока `with torch.no_grad():` градиенты не считаются.")
+    nb = _task_notebook(tmp_path, bad, PARITY)
+    problems = assignments.details_problems(nb, "demo.ipynb")
+    assert problems == ["demo.ipynb cell 0: the <details> hint of Задание 9.1 gives away the solution "
+                        "'with torch.no_grad():'; say what to build and why, not the code"]
+    good = _details("Градиенты для сравнения не нужны: отключите их (контекст `torch.no_grad`).")
+    assert assignments.details_problems(_task_notebook(tmp_path, good, PARITY), "demo.ipynb") == []
+
+
+def test_details_hint_near_verbatim_solution_line_is_named(tmp_path):
+    # the solution line with the variables renamed: still the answer
+    bad = _details("```python\na, b, c, d = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()\n```")
+    problems = assignments.details_problems(_task_notebook(tmp_path, bad, SENS), "demo.ipynb")
+    assert any("gives away the solution" in p and "nearly verbatim as 'a, b, c, d = confusion_matrix" in p
+               for p in problems), problems
+
+
+def test_spelled_out_expression_is_named(tmp_path):
+    # Lab 4's old hint 4.4: the sort key, key by key
+    bad = _details("Точность лежит в `r[\"best_val_acc\"]`, число параметров — в `r[\"params\"][\"trainable\"]`.")
+    problems = assignments.details_problems(_task_notebook(tmp_path, bad, PICK), "demo.ipynb")
+    assert [p.split(" spells out the solution's expression ")[1].split(";")[0] for p in problems] == [
+        "\"r['best_val_acc']\"", "\"r['params']['trainable']\""], problems
+    good = _details("Встроенная `max` принимает функцию-ключ; кортежи сравниваются поэлементно. "
+                    "Что лежит в записи, посмотрите в `results.json` (ключи `best_val_acc` и `params`).")
+    assert assignments.details_problems(_task_notebook(tmp_path, good, PICK), "demo.ipynb") == []
+
+
+def test_spelled_out_shape_is_named():
+    # Lab 3's old hint 3.5: the shape of the broadcast tensors written out
+    bad = DENORM.replace("по каналам", "по каналам: тензоры формы (3, 1, 1)")
+    problems = hint_problems(bad, "demo cell 1")
+    assert problems == ["demo cell 1: the hint of Задание 9.1 spells out the solution's expression '(3, 1, 1)'; "
+                        "name the idea or the function, and let the student write the expression"]
+    assert hint_problems(DENORM.replace("по каналам", "по каналам: форма, которую broadcasting "
+                                        "сопоставит с осью каналов"), "demo cell 1") == []
+
+
+def test_path_into_a_given_object_is_not_a_giveaway():
+    code = '''def head(model, num_classes):
+    # TODO: Задание 9.1 (head) — замените последний слой model.classifier[1] новым линейным слоем
+    ### BEGIN SOLUTION
+    model.classifier[1] = nn.Linear(model.classifier[1].in_features, num_classes)
+    ### END SOLUTION
+    return model'''
+    assert hint_problems(code, "demo cell 1") == []
+
+
+def test_unpacking_order_is_named(tmp_path):
+    # Lab 2's old hint 2.6: the matrix layout gives the order ravel() returns
+    bad = _details("Матрица устроена как `[[TN, FP], [FN, TP]]`; `.ravel()` даёт четыре числа в этом порядке.")
+    problems = assignments.details_problems(_task_notebook(tmp_path, bad, SENS), "demo.ipynb")
+    assert problems == ["demo.ipynb cell 0: the <details> hint of Задание 9.1 gives away the order of tn, fp, fn, tp "
+                        "that 'tn, fp, fn, tp = confusion_matrix(y_true, y_pred, labels=[0, 1]).ravel()' unpacks; "
+                        "let the student find the order (from the documentation or a small example)"]
+    assert any("order of tn, fp, fn, tp" in p
+               for p in hint_problems(SENS.replace("четыре её числа", "четыре числа TN, FP, FN, TP")))
+    good = _details("Строки матрицы — истинный класс, столбцы — прогноз; в каком порядке `.ravel()` отдаёт "
+                    "четыре числа, проверьте на маленьком примере.")
+    assert assignments.details_problems(_task_notebook(tmp_path, good, SENS), "demo.ipynb") == []
+
+
+def test_step_by_step_walkthrough_is_named(tmp_path):
+    # Lab 4's old hint 4.5: five numbered steps, one per line of the solution
+    bad = _details("1. `ort.InferenceSession` принимает путь и список провайдеров.\n"
+                   "2. Вход — словарь: имя из `get_inputs`, массив — `.numpy()` с типом `np.float32`.\n"
+                   "3. `session.run` возвращает список выходов.\n"
+                   "4. Модель в `eval`, прогон внутри `torch.no_grad()`.\n"
+                   "5. Расхождение — `np.abs`, затем `.max()`, приведённое к `float`.")
+    problems = assignments.details_problems(_task_notebook(tmp_path, bad, PARITY), "demo.ipynb")
+    assert any("walks through the solution: its 5 numbered steps name the calls of" in p for p in problems), problems
+    good = _details("1. Обе модели должны получить один и тот же батч в одном и том же виде.\n"
+                    "2. onnxruntime работает с массивами NumPy, а не с тензорами.\n"
+                    "3. Режим модели должен быть тем же, что при экспорте.")
+    assert assignments.details_problems(_task_notebook(tmp_path, good, PARITY), "demo.ipynb") == []
+
+
+def test_details_hint_belongs_to_the_last_task_named_before_it(tmp_path):
+    statement = ("**Задание 9.2.** Другое задание.\n\n<details>`with torch.no_grad():`</details>\n\n"
+                 + _details("Ничего лишнего."))
+    # the first <details> follows task 9.2, which has no solution here: nothing to judge it against
+    assert assignments.details_problems(_task_notebook(tmp_path, statement, PARITY), "demo.ipynb") == []
+
+
+def test_course_hints_pass_the_giveaway_rules():
+    """The real solutions: no TODO or <details> hint gives its solution away."""
+    problems = []
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        nb = nbformat.read(str(path), as_version=4)
+        problems += assignments.details_problems(nb, path.name)
+        for idx, cell in enumerate(nb.cells):
+            if cell.cell_type == "code":
+                problems += hint_problems(cell.source, f"{path.name} cell {idx}")
+    assert problems == [], "\n".join(problems)
+
+
+def test_lab1_promise_of_embedding_clustering_is_kept_in_lab2():
+    """Lab 1 (section 9) promises Lab 2's section 11: a 2-d projection and a k-means clustering of embeddings."""
+    lab1 = nbformat.read(str(SOLUTIONS / "01_residual_networks.ipynb"), as_version=4)
+    lab2 = nbformat.read(str(SOLUTIONS / "02_chest_xray_finetuning.ipynb"), as_version=4)
+    promise = next(c.source for c in lab1.cells if "Задание 1.5: эмбеддинг" in c.source)
+    assert "лабораторной 2 (раздел 11 «Эмбеддинги»)" in promise and "k-средних" in promise
+    markdown = [c.source for c in lab2.cells if c.cell_type == "markdown"]
+    code = "\n".join(c.source for c in lab2.cells if c.cell_type == "code")
+    assert any(s.startswith("## 11. Эмбеддинги") for s in markdown)
+    for used in ("PCA(", "TSNE(", "KMeans(", "adjusted_rand_score("):
+        assert used in code, used

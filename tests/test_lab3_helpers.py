@@ -277,3 +277,64 @@ def test_format_duration_in_both_languages(monkeypatch, seconds, ru, en):
     assert format_duration(seconds) == ru
     monkeypatch.setenv("LABUTILS_LANG", "en")
     assert format_duration(seconds) == en
+
+
+# ---------------------------------------------------------------------------------------------
+# What the Lab 3 notebook promises about its training loop (mixed precision, the mean over samples)
+
+def _lab3_cells():
+    import nbformat
+
+    from conftest import SOLUTIONS
+
+    return nbformat.read(str(SOLUTIONS / "03_resnext_cifar100.ipynb"), as_version=4).cells
+
+
+def _cell_with(cells, text):
+    return next(c.source for c in cells if c.cell_type == "code" and text in c.source)
+
+
+def test_lab3_autocast_covers_only_the_forward_and_the_timing_times_the_training_step():
+    import ast
+
+    cells = _lab3_cells()
+    setup = _cell_with(cells, "fast = fast_path(")
+    assert "fast_path(device, scaler=False)" in setup   # the students' loop has no GradScaler
+    launch = _cell_with(cells, "train_one_epoch(train_model,")
+    timing = _cell_with(cells, "def one_step():")
+    for source in (launch, timing):   # no autocast around backward() / optimizer.step()
+        assert "fast.autocast()" not in source and "torch.autocast" not in source
+        assert "fast.autocast_forward(" in source
+    assert "train_model = fast.autocast_forward(model)" in launch
+    step = next(n for n in ast.walk(ast.parse(timing)) if isinstance(n, ast.FunctionDef) and n.name == "one_step")
+    calls = [ast.unparse(n.func) for n in ast.walk(step) if isinstance(n, ast.Call)]
+    # the same step as the loop: batch to the device, zero_grad, wrapped forward, loss, backward, step
+    for call in ("batch_x.to", "timing_opt.zero_grad", "timed", "criterion", "loss.backward", "timing_opt.step"):
+        assert call in calls, (call, calls)
+
+
+def test_lab3_train_one_epoch_divides_by_the_samples_seen():
+    """Answer 5 of Lab 3: the mean over the samples seen holds with drop_last, where len(dataset) would not."""
+    import ast
+
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from labutils.assignments import BEGIN, END
+
+    source = _cell_with(_lab3_cells(), "def train_one_epoch(")
+    source = "\n".join(line for line in source.splitlines() if line.strip() not in (BEGIN, END))
+    func = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef))
+    namespace = {"torch": torch, "tqdm": lambda it, **kw: it}
+    exec(compile(ast.Module(body=[func], type_ignores=[]), "lab3", "exec"), namespace)
+    torch.manual_seed(0)
+    x, y = torch.randn(10, 4), torch.randint(0, 3, (10,))
+    loader = DataLoader(TensorDataset(x, y), batch_size=4, drop_last=True)   # 8 of 10 samples seen
+    model = nn.Linear(4, 3)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.0)   # lr 0: the weights stay as they are
+    loss, acc = namespace["train_one_epoch"](model, loader, nn.CrossEntropyLoss(), optimizer, torch.device("cpu"))
+    with torch.no_grad():
+        out = model(x[:8])
+    assert loss == pytest.approx(nn.functional.cross_entropy(out, y[:8]).item(), rel=1e-5)
+    assert acc == pytest.approx((out.argmax(1) == y[:8]).float().mean().item())
