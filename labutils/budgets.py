@@ -7,17 +7,21 @@ with its CPU settings. :func:`measure` times one step of each kind on this machi
 backward passes, not data loading, plotting or downloads. The notebooks take their CPU settings from
 here (``LAB4_CPU``, ``LAB3_CPU``) so that the benchmark's estimate and the lab's run agree.
 
-The seeds' own settings (``LAB4_SEED``, Lab 3's manual at 224 px) stay one switch away in each
-notebook, for a GPU.
+The seeds' own settings (Lab 4's ``LAB4_GUIDE``, Lab 3's manual at 224 px) stay one switch away in
+each notebook, for a GPU.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
 
-# Lab 4: the guide's settings and the CPU budget (epochs per strategy; image side in pixels)
-LAB4_SEED = {"image_size": 224, "epochs": {"freeze": 15, "partial": 15, "full": 20}, "patience": 5}
-LAB4_CPU = {"image_size": 160, "epochs": {"freeze": 15, "partial": 8, "full": 8}, "patience": 3}
+# Lab 4: the guide's input size and patience, and the CPU budget (image side in pixels). Like for
+# like: within a budget every strategy gets the same epoch cap and the same early-stopping rule
+# (the guide gave 15 / 15 / 20 epochs to freeze / partial / full; its longest, 20, is the cap here)
+LAB4_STRATEGIES = ("freeze", "partial", "full")
+LAB4_GUIDE = {"image_size": 224, "epochs": dict.fromkeys(LAB4_STRATEGIES, 20), "patience": 5}
+LAB4_CPU = {"image_size": 160, "epochs": dict.fromkeys(LAB4_STRATEGIES, 8), "patience": 3}
+LAB4_BUDGETS = {"guide": LAB4_GUIDE, "cpu": LAB4_CPU}
 # Stanford Dogs' five breeds hold 807 images (beagle 195, boxer 151, German shepherd 152, golden retriever
 # 150, standard poodle 159, as listed for images.tar); prepare_dogs splits them 70/15/15
 LAB4_IMAGES = {"train": 565, "val": 121, "test": 121}
@@ -42,10 +46,11 @@ class Phase:
     train: str | None
     steps: int
     fast: bool = True  # run with the fast path, as the lab does there (its own evaluation loops stay float32)
+    scaler: bool = True  # False: a student's own loop without a GradScaler (Labs 2, 3): never float16
 
     @property
     def kind(self) -> tuple:
-        return self.arch, self.size, self.batch, self.train, self.fast
+        return self.arch, self.size, self.batch, self.train, self.fast, self.scaler
 
 
 def _batches(images: int, batch: int = BATCH) -> int:
@@ -79,7 +84,8 @@ def lab3_phases(settings: dict = LAB3_CPU) -> list[Phase]:
     """Lab 3's CPU budget: every epoch trains the whole ResNeXt-50 and predicts the test subset."""
     size, epochs = settings["image_size"], settings["epochs"]
     train, test = _batches(settings["train_images"]), _batches(settings["test_images"])
-    return [Phase("resnext50_32x4d: training", "resnext50_32x4d", size, BATCH, "all", epochs * train + 3),
+    return [Phase("resnext50_32x4d: training", "resnext50_32x4d", size, BATCH, "all", epochs * train + 3,
+                  scaler=False),
             Phase("resnext50_32x4d: predictions", "resnext50_32x4d", size, BATCH, None, (epochs + 1) * test,
                   fast=False)]
 
@@ -91,7 +97,8 @@ def lab2_phases(settings: dict = LAB2_CPU) -> list[Phase]:
     train, val, test = _batches(n["train"]), _batches(n["val"]), _batches(n["test"])
     forward = (train + val) + 8 + epochs * val + test + (train + val)  # cache, drift, val, test, embeddings
     return [Phase("resnet18: forward passes", "resnet18", size, BATCH, None, forward, fast=False),
-            Phase("resnet18: fine-tuning layer4 + fc", "resnet18", size, BATCH, "layer4.,fc.", epochs * train + 3)]
+            Phase("resnet18: fine-tuning layer4 + fc", "resnet18", size, BATCH, "layer4.,fc.", epochs * train + 3,
+                  scaler=False)]
 
 
 def lab1_phases() -> list[Phase]:
@@ -127,7 +134,8 @@ def measure(phase: Phase, device="cpu", steps: int = 2) -> float:
     from .fastpath import fast_path
     from .training import time_steps
 
-    cfg = fast_path(device) if phase.fast else fast_path(device, amp=False, channels_last=False)
+    cfg = (fast_path(device, scaler=phase.scaler) if phase.fast
+           else fast_path(device, amp=False, channels_last=False))
     model = cfg.prepare(_model(phase.arch, phase.train).to(cfg["device"]))
     gen = torch.Generator().manual_seed(0)
     x = cfg.inputs(torch.randn(phase.batch, 3, phase.size, phase.size, generator=gen))

@@ -168,7 +168,9 @@ def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", 
 
     Returns ``(mean_loss, accuracy, y_true, y_pred)``; the label arrays are NumPy. Loss and counts
     accumulate on the device, so the GPU is not synchronised after every batch. See
-    :func:`fast_path` for ``amp``/``channels_last``; ``scaler`` is the GradScaler for float16.
+    :func:`fast_path` for ``amp``/``channels_last``; ``scaler`` is the GradScaler for float16:
+    training where the fast path chose float16 (``grad_scaler`` set) without one is refused with a
+    ``ValueError``, because float16 gradients underflow without loss scaling (:func:`fit` passes one).
 
     When training, ``frozen_bn="eval"`` (the default) keeps the BatchNorm layers of frozen parts
     in eval mode after ``model.train()`` (:func:`keep_frozen_bn_eval`); ``frozen_bn="train"``
@@ -179,9 +181,12 @@ def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", 
 
     _check_frozen_bn(frozen_bn)
     cfg = fast_path(device, amp, channels_last)
+    training = optimizer is not None
+    if training and cfg["grad_scaler"] and scaler is None:
+        # float16 gradients underflow without loss scaling: never train in float16 without a scaler
+        raise ValueError(t("training.needs_scaler", device=cfg["device"]))
     cfg.announce()
     dev = cfg["device"]
-    training = optimizer is not None
     model.train(training)
     if training and frozen_bn == "eval":
         keep_frozen_bn_eval(model)
@@ -243,7 +248,13 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
 
     On return the model holds the best weights. Returns the history (per-epoch train/val loss and
     accuracy, epoch times) with ``best_epoch``, ``best_val_acc``, ``best_val_loss``,
-    ``epochs_run``, ``stopped_early``, ``resumed_from`` and ``frozen_bn``.
+    ``epochs_run``, ``stopped_early``, ``resumed_from``, ``frozen_bn``, ``best_val_true`` and
+    ``best_val_pred`` (the validation labels and the predictions of the best epoch, per example in
+    the loader's order, for paired comparisons of runs; ``None`` from a checkpoint older than
+    them) and ``wall_time_s``: the training time of the whole run in seconds, kept in the
+    checkpoint and summed over every session that trained it, so a resumed run counts the epochs
+    saved before the interruption too (epochs trained after the last checkpoint are lost with it,
+    and counted when they are trained again).
     """
     import copy
     import time
@@ -263,6 +274,7 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         "bad_epochs": 0,
         "stopped_early": False,
         "frozen_bn": frozen_bn,
+        "wall_time_s": 0.0,
     }
     cfg = fast_path(device, amp, channels_last)
     cfg.prepare(model)
@@ -284,6 +296,8 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
             scaler.load_state_dict(saved["scaler"])
         state = saved["state"]
         state["frozen_bn"] = frozen_bn
+        # checkpoints older than the field: the epochs' own times are the best record left
+        state.setdefault("wall_time_s", float(sum(state["history"]["epoch_time_s"])))
         resumed_from = state["epoch"]
         print(t("training.resuming", run=run_dir.name, epoch=resumed_from))
 
@@ -304,8 +318,8 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         tr_loss, tr_acc, _, _ = run_epoch(model, train_loader, criterion, device, optimizer,
                                           desc=t("training.progress_train"), scaler=scaler, frozen_bn=frozen_bn,
                                           **perf)
-        va_loss, va_acc, _, _ = run_epoch(model, val_loader, criterion, device, desc=t("training.progress_val"),
-                                          **perf)
+        va_loss, va_acc, va_true, va_pred = run_epoch(model, val_loader, criterion, device,
+                                                      desc=t("training.progress_val"), **perf)
         if scheduler is not None:
             scheduler.step()
         history = state["history"]
@@ -314,7 +328,8 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         history["epoch_time_s"].append(time.perf_counter() - start)
         best = state["best"]
         if va_acc > best["val_acc"] or (va_acc == best["val_acc"] and va_loss < best["val_loss"]):
-            state["best"] = {"epoch": epoch + 1, "val_acc": float(va_acc), "val_loss": float(va_loss)}
+            state["best"] = {"epoch": epoch + 1, "val_acc": float(va_acc), "val_loss": float(va_loss),
+                             "val_true": va_true.tolist(), "val_pred": va_pred.tolist()}
             state["best_model"] = copy.deepcopy({k: v.detach().cpu() for k, v in model.state_dict().items()})
             _atomic_save(state["best_model"], run_dir / BEST)
             state["bad_epochs"] = 0
@@ -324,6 +339,8 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
         if patience is not None and state["bad_epochs"] >= patience:
             state["stopped_early"] = True
         epochs_bar.set_postfix(train_loss=f"{tr_loss:.3f}", val_acc=f"{va_acc:.3f}")
+        # the whole run's time, summed over sessions: this epoch with its validation and bookkeeping
+        state["wall_time_s"] += time.perf_counter() - start
         if state["epoch"] % checkpoint_every == 0 or state["stopped_early"] or state["epoch"] == epochs:
             save_checkpoint()
         if on_epoch_end is not None:
@@ -333,7 +350,9 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
     result = dict(state["history"])
     result.update(best_epoch=state["best"]["epoch"], best_val_acc=state["best"]["val_acc"],
                   best_val_loss=state["best"]["val_loss"], epochs_run=state["epoch"],
-                  stopped_early=state["stopped_early"], resumed_from=resumed_from, frozen_bn=frozen_bn)
+                  stopped_early=state["stopped_early"], resumed_from=resumed_from, frozen_bn=frozen_bn,
+                  wall_time_s=state["wall_time_s"],
+                  best_val_true=state["best"].get("val_true"), best_val_pred=state["best"].get("val_pred"))
     return result
 
 

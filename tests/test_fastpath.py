@@ -94,3 +94,12 @@ def test_cpu_bf16_counts_only_native_instructions_on_x86(monkeypatch, onednn, av
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
     assert fastpath.cpu_bf16_supported() is native
     assert fast_path("cpu")["amp"] is native
+
+
+def test_budgets_time_the_students_loops_as_they_run(monkeypatch):
+    """Labs 2 and 3's budgets time their training steps without a GradScaler, as the notebooks run them."""
+    from labutils import budgets
+
+    loops = [p for lab in ("02", "03") for p in budgets.PHASES[lab]() if p.train is not None]
+    assert loops and all(p.scaler is False for p in loops)
+    assert all(p.scaler for p in budgets.PHASES["04"]() if p.train is not None)   # fit has its GradScaler

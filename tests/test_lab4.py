@@ -183,6 +183,31 @@ def test_onnx_export_sizes_and_parity(tmp_path, lab4):
     assert lab4["onnx_max_abs_diff"](tmp_path / "m.onnx", model, batch) < 1e-4
 
 
+@pytest.mark.parametrize("dynamo", [True, False])
+def test_onnx_layout_is_the_same_with_either_exporter(tmp_path, monkeypatch, dynamo):
+    """Issue 20: the split/one-file layout the notebook describes holds whether this torch has the dynamo
+    exporter or only the TorchScript one (torch>=2.2 in requirements.txt)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from labutils import export
+
+    monkeypatch.setattr(export, "dynamo_exporter_available", lambda: dynamo)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 64, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                          nn.Linear(64, 512), nn.ReLU(), nn.Linear(512, 5)).eval()
+    weights = 4 * sum(p.numel() for p in model.parameters())
+    split = export_onnx(model, torch.randn(1, 3, 16, 16), tmp_path / "m.onnx")
+    assert split["data_bytes"] >= 0.9 * weights and split["graph_bytes"] < weights / 4
+    batch = torch.randn(3, 3, 16, 16)  # the batch axis is dynamic with either exporter
+    session = ort.InferenceSession(str(tmp_path / "m.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["images"]
+    with torch.no_grad():
+        assert np.abs(session.run(["logits"], {"images": batch.numpy()})[0] - model(batch).numpy()).max() < 1e-4
+    single = export_onnx(model, torch.randn(1, 3, 16, 16), tmp_path / "m.onnx", single_file=True)
+    assert single["data_bytes"] == 0 and single["graph_bytes"] >= 0.9 * weights
+
+
 @pytest.mark.parametrize("arch", ["resnet50", "efficientnet_b0"])
 def test_partial_strategy_keeps_frozen_batchnorm_statistics(arch, lab4):
     """Issue 10: under partial, the loop of Lab 4 leaves the BatchNorms of the frozen stages as pretrained."""

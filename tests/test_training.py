@@ -44,7 +44,7 @@ def _setup(tmp_path, name="run"):
 
 
 def _history(h):
-    return {k: v for k, v in h.items() if k != "epoch_time_s" and k != "resumed_from"}
+    return {k: v for k, v in h.items() if k not in ("epoch_time_s", "resumed_from", "wall_time_s")}
 
 
 def test_resume_after_interruption_matches_uninterrupted_run(tmp_path):
@@ -235,3 +235,91 @@ def test_fit_keeps_frozen_bn_and_resumes_bit_exactly(tmp_path):
     assert resumed["resumed_from"] == 3 and _history(resumed) == _history(straight)
     for key, value in model.state_dict().items():
         assert torch.equal(model_b.state_dict()[key], value), key
+
+
+class SlowShapes(NoisyShapes):
+    """NoisyShapes that take ``delay`` seconds per image, so an epoch has a known minimum duration."""
+
+    def __init__(self, n, seed=0, delay=0.03):
+        super().__init__(n=n, seed=seed)
+        self.delay = delay
+
+    def __getitem__(self, i):
+        import time
+
+        time.sleep(self.delay)
+        return super().__getitem__(i)
+
+
+def test_wall_time_counts_the_whole_run_across_a_resume(tmp_path):
+    """Issue 20: after a resume the training time is that of the whole run, not of the resumed part."""
+    import time
+
+    def setup():
+        model, _, _, kw = _setup(tmp_path, "slow")
+        train = DataLoader(SlowShapes(4), batch_size=4, shuffle=True, generator=torch.Generator())
+        val = DataLoader(SlowShapes(4, seed=1), batch_size=4)
+        kw.update(epochs=4, checkpoint_every=2)
+        return model, train, val, kw
+
+    def crash(epoch, history):
+        if epoch == 3:
+            raise KeyboardInterrupt("power cut")
+
+    model, train, val, kw = setup()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, train, val, on_epoch_end=crash, **kw)
+    saved = torch.load(tmp_path / "slow" / CHECKPOINT, weights_only=False)
+    assert saved["state"]["epoch"] == 2 and saved["state"]["wall_time_s"] >= 2 * 8 * 0.03
+
+    model, train, val, kw = setup()
+    start = time.perf_counter()
+    resumed = fit(model, train, val, **kw)
+    this_call = time.perf_counter() - start
+    assert resumed["resumed_from"] == 2 and resumed["epochs_run"] == 4
+    # each epoch reads 8 images at 0.03 s: the two epochs saved before the crash are counted too
+    assert resumed["wall_time_s"] >= sum(resumed["epoch_time_s"]) >= 4 * 8 * 0.03
+    assert resumed["wall_time_s"] > this_call + 1.5 * 8 * 0.03
+    saved = torch.load(tmp_path / "slow" / CHECKPOINT, weights_only=False)
+    assert saved["state"]["wall_time_s"] == resumed["wall_time_s"]
+
+
+def test_fit_returns_the_best_epochs_validation_predictions(tmp_path):
+    model, train, val, kw = _setup(tmp_path)
+    kw.update(epochs=3)
+    h = fit(model, train, val, **kw)
+    true, pred = torch.tensor(h["best_val_true"]), torch.tensor(h["best_val_pred"])
+    assert true.tolist() == NoisyShapes(n=30, seed=1).y.tolist()  # the loader's order
+    assert (true == pred).float().mean().item() == pytest.approx(h["best_val_acc"])
+
+
+def _float16_path(monkeypatch):
+    from labutils import training
+    from labutils.fastpath import FastPath
+
+    fake = FastPath(device=torch.device("cpu"), amp=True, dtype=torch.float16, channels_last=False,
+                    grad_scaler=True, own_loop_fp32=False)
+    monkeypatch.setattr(training, "fast_path", lambda *a, **k: fake)
+
+
+def test_run_epoch_refuses_float16_training_without_a_scaler(monkeypatch, tmp_path):
+    """Issue 20: where the fast path chose float16 (a GPU without native bfloat16), no GradScaler is refused."""
+    _float16_path(monkeypatch)
+    model, train, val, _ = _setup(tmp_path)
+    before = copy.deepcopy(model.state_dict())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="scaler"):
+        run_epoch(model, train, nn.CrossEntropyLoss(), "cpu", opt, progress=False)
+    for key, value in before.items():  # refused before any step
+        assert torch.equal(model.state_dict()[key], value), key
+    loss, acc, _, _ = run_epoch(model, val, nn.CrossEntropyLoss(), "cpu", progress=False)  # evaluation needs none
+    assert 0 <= acc <= 1
+
+
+def test_run_epoch_trains_in_float16_when_given_a_scaler(monkeypatch, tmp_path):
+    _float16_path(monkeypatch)
+    model, train, _, _ = _setup(tmp_path)
+    before = copy.deepcopy(model.state_dict())
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    run_epoch(model, train, nn.CrossEntropyLoss(), "cpu", opt, progress=False, scaler=torch.amp.GradScaler("cpu"))
+    assert any(not torch.equal(model.state_dict()[k], v) for k, v in before.items())
