@@ -190,6 +190,8 @@ MESSAGES = {
                                   "batch's gradients (on the first batch the parameters do not change). Expected "
                                   "on every batch: zero_grad() → forward pass → loss → loss.backward() → "
                                   "optimizer.step()"),
+    "lab2.no_backward": ("loss.backward() is never called, expected on every batch before optimizer.step(): "
+                         "without it the step has no gradients, and the parameters do not learn"),
     "lab2.zero_before_step": ("optimizer.zero_grad() is called between loss.backward() and optimizer.step(): the "
                               "step gets zeroed gradients, and the parameters do not learn. Zero the gradients "
                               "before the forward pass: zero_grad() → forward pass → loss → loss.backward() → "

@@ -199,6 +199,8 @@ MESSAGES = {
     "lab2.step_before_backward": ("optimizer.step() вызван до loss.backward(): шаг идёт без градиентов своего "
                                   "батча (на первом батче параметры не меняются). Ожидался порядок на каждом "
                                   "батче: zero_grad() → прямой проход → loss → loss.backward() → optimizer.step()"),
+    "lab2.no_backward": ("loss.backward() ни разу не вызван, а ожидался на каждом батче перед optimizer.step(): "
+                         "без него у шага нет градиентов, и параметры не обучаются"),
     "lab2.zero_before_step": ("optimizer.zero_grad() вызван между loss.backward() и optimizer.step(): шаг "
                               "получает обнулённые градиенты, и параметры не обучаются. Обнуляйте градиенты "
                               "до прямого прохода: zero_grad() → прямой проход → loss → loss.backward() → "
