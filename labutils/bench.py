@@ -10,7 +10,9 @@ Prints, for the CPU always and for CUDA when present:
 3. CUDA only: mixed precision + channels_last against float32, ResNet-50 at 224 px (target >= 2x);
 4. image loading: decoded-and-resized images cached in memory against decoding JPEGs each time;
 5. with ``--notebooks``: the nbval time of each solution notebook in smoke mode (target: all four
-   within 180 s on a 2-core CPU).
+   within 180 s on a 2-core CPU);
+6. the time of Lab 2's Grad-CAM self-check (task 2.8), first call and rerun (target: each <= 5 s);
+   ``--only checks`` measures only this.
 
 These are measurements, not tests: nothing here fails when a target is missed; it says so.
 """
@@ -329,6 +331,64 @@ def _verdict(ok: bool) -> str:
     return "target met" if ok else "target NOT met"
 
 
+def _solution_function(notebook: str, name: str):
+    """The function ``name`` as a solution notebook defines it (its code cell, up to the cell's self-check)."""
+    import nbformat
+    import torch
+    import torch.nn.functional as F
+
+    root = Path(__file__).resolve().parent.parent
+    nb = nbformat.read(str(root / "solutions" / notebook), as_version=4)
+    source = next(c.source for c in nb.cells if c.cell_type == "code" and f"def {name}(" in c.source)
+    namespace = {"torch": torch, "F": F}
+    exec(compile(source.split("checks.check_")[0], f"{notebook}:{name}", "exec"), namespace)
+    return namespace[name]
+
+
+def bench_checks(*, reruns: int = 3) -> dict:
+    """Seconds of Lab 2's Grad-CAM self-check (task 2.8) on the solution's ``grad_cam``, as a student runs it:
+    the first call in a process that has already imported what Lab 2 imports (torch, torchvision,
+    scikit-learn, pytorch-grad-cam), then the median of ``reruns`` more calls (target: each <= 5 s)."""
+    import contextlib
+    import io
+
+    import pytorch_grad_cam  # noqa: F401 (imported before timing: a notebook kernel has it from the first run)
+    import sklearn.metrics  # noqa: F401
+
+    from . import checks
+    from .checks import lab2
+
+    grad_cam = _solution_function("02_chest_xray_finetuning.ipynb", "grad_cam")
+    lab2._cached_case_grad_cam.cache_clear()
+    times = []
+    for _ in range(1 + reruns):
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):
+            checks.check_grad_cam(grad_cam)
+        times.append(time.perf_counter() - start)
+    return {"check_2_8_s": times[0], "check_2_8_rerun_s": statistics.median(times[1:]),
+            "setting": f"solution grad_cam, first call then median of {reruns} reruns"}
+
+
+def _load_average() -> str:
+    import os
+
+    try:
+        return f"{os.getloadavg()[0]:.1f}"
+    except (AttributeError, OSError):  # Windows
+        return "n/a"
+
+
+def print_checks() -> None:
+    """Print :func:`bench_checks`' figures with the machine's load (busy cores slow every timing)."""
+    import torch
+
+    k = bench_checks()
+    print(f"self-check 2.8        first call {k['check_2_8_s']:6.2f} s | rerun {k['check_2_8_rerun_s']:6.2f} s "
+          f"(target ≤ 5 s: {_verdict(max(k['check_2_8_s'], k['check_2_8_rerun_s']) <= 5)})   [{k['setting']}; "
+          f"{torch.get_num_threads()} threads, load average {_load_average()}]")
+
+
 def collect_json(*, quick: bool = False, notebooks: bool = False) -> dict:
     """The figures of ``python -m labutils.bench --json``, measured now on this machine's CPU (and GPU)."""
     import platform
@@ -363,6 +423,7 @@ def collect_json(*, quick: bool = False, notebooks: bool = False) -> dict:
         "fast_path_agreement": agree,
         "cuda_amp_speedup": None if amp is None else round(amp, 3),
         "notebooks_total_s": None,
+        "check_2_8_s": round(bench_checks(reruns=1 if quick else 3)["check_2_8_s"], 3),
         "full_mode_cpu_minutes": minutes,
         "full_mode_cpu_phases": phases,
     }
@@ -379,8 +440,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--notebooks", action="store_true", help="also time each solution notebook under nbval")
     parser.add_argument("--device", choices=["cpu", "cuda", "all"], default="all")
     parser.add_argument("--json", action="store_true", help="print one JSON object with the figures instead")
+    parser.add_argument("--only", choices=["checks"], help="measure only this part (checks: the self-checks' time)")
     args = parser.parse_args(argv)
     q = args.quick
+    if args.only == "checks":
+        print_checks()
+        return 0
     if args.json:
         import contextlib
         import io
@@ -424,6 +489,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in ("fp32", "fast"):
                 print(f"same model, {name:4s}     final training loss {a[name]['final_train_loss']} | "
                       f"val accuracy {a[name]['val_accuracy']}   [{a['setting']}]")
+    print()
+    print_checks()
     i = bench_image_cache(images=40 if q else 200)
     print(f"\nimage cache (CPU)     decode each time {i['decode_ips']:7.1f} img/s | cached {i['cached_ips']:7.1f} img/s | "
           f"ratio {i['ratio']:.1f}× (one-time preload {i['preload_s']:.2f} s)   [{i['setting']}]")

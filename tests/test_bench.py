@@ -131,3 +131,13 @@ def test_the_fast_path_agreement_trains_both_ways():
         assert len(r[name]["final_train_loss"]) == len(r[name]["val_accuracy"]) == 2
         assert all(math.isfinite(v) for v in r[name]["final_train_loss"])
         assert all(0 <= v <= 1 for v in r[name]["val_accuracy"])
+
+
+def test_checks_benchmark_prints_the_figures(capsys):
+    """``python -m labutils.bench --only checks`` times Lab 2's Grad-CAM check on the solution (a figure, not a
+    timed assertion: the figure is only required to be a measured, positive number)."""
+    assert bench.main(["--only", "checks"]) == 0
+    out = capsys.readouterr().out
+    assert "self-check 2.8" in out and "first call" in out and "rerun" in out and "target ≤ 5 s" in out
+    figures = bench.bench_checks(reruns=1)
+    assert figures["check_2_8_s"] > 0 and figures["check_2_8_rerun_s"] > 0

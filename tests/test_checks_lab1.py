@@ -381,3 +381,53 @@ def test_absent_names_are_not_added_and_such_a_factory_is_checked_as_a_whole(lab
     assert checks.check_factories({"ResNet18": ResNet18})
     assert not {"ResNet", "ResidualBlock", "Bottleneck"} & set(ResNet18.__globals__)
     assert "число параметров совпадает с torchvision: ResNet18 11 689 512" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------------------------------------
+# mistakes the hints warn about, and what later cells do with the result: each with its own verdict
+
+
+def test_1_5_rejects_squeeze(lab1):
+    def extract_embedding(model, x):  # squeeze() also drops the batch dimension of a single image
+        x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
+        x = model.layer4(model.layer3(model.layer2(model.layer1(x))))
+        return model.avgpool(x).squeeze()
+
+    msg = _verdict(checks.check_embedding, extract_embedding, lab1["ResNet18"]())
+    assert "для батча из одного изображения (1, 3, 64, 64)" in msg and "(1, 512)" in msg, msg
+    assert "torch.flatten(x, 1)" in msg and "получено (512,)" in msg, msg
+
+
+def test_1_3_downsample_condition_without_expansion_names_the_reason(lab1):
+    import torch.nn as nn
+
+    ResNet = lab1["ResNet"]
+
+    class NoExpansion(ResNet):
+        def _make_layer(self, block, out_channels, blocks, stride=1):
+            downsample = None
+            if stride != 1 or self.in_channels != out_channels:  # block.expansion forgotten
+                downsample = nn.Sequential(
+                    nn.Conv2d(self.in_channels, out_channels * block.expansion, 1, stride=stride, bias=False),
+                    nn.BatchNorm2d(out_channels * block.expansion))
+            layers = [block(self.in_channels, out_channels, stride, downsample, self.groups, self.base_width)]
+            self.in_channels = out_channels * block.expansion
+            for _ in range(1, blocks):
+                layers.append(block(self.in_channels, out_channels, groups=self.groups, base_width=self.base_width))
+            return nn.Sequential(*layers)
+
+    msg = _verdict(checks.check_resnet, NoExpansion, lab1["ResidualBlock"], lab1["Bottleneck"])
+    assert "у layer1.0 нет модуля downsample" in msg and "block.expansion" in msg, msg
+    assert "имена параметров отличаются" not in msg, msg
+
+
+def test_shape_mismatch_says_which_side_is_expected(lab1):
+    import torch.nn as nn
+
+    class Narrow(lab1["Bottleneck"]):  # conv3 keeps out_channels instead of out_channels * expansion
+        def __init__(self, in_channels, out_channels, stride=1, downsample=None, groups=1, base_width=64):
+            super().__init__(in_channels, out_channels, stride, downsample, groups, base_width)
+            self.conv3 = nn.Conv2d(self.conv3.in_channels, out_channels, 1, bias=False)
+
+    msg = _verdict(checks.check_bottleneck, Narrow)
+    assert "у conv3.weight получено [16, 16, 1, 1], ожидалось [64, 16, 1, 1]" in msg, msg

@@ -29,7 +29,7 @@ def test_solution_passes_every_check(lab2, capsys):
 
 def test_head_with_wrong_outputs(lab2):
     msg = _verdict(checks.check_head, lab2["replace_head"](resnet18(), 3))
-    assert msg == "Задание 2.1 replace_head: ожидалось выходов у головы: 2, получено 3"
+    assert msg == "Задание 2.1 replace_head: ожидалось выходов у головы: 2, получено 3: второй аргумент nn.Linear — num_classes"
 
 
 def test_freeze_that_leaves_backbone_trainable(lab2):
@@ -375,3 +375,179 @@ def test_grad_cam_round_trip_and_forgery(lab2):
     result["data"]["runs"][0]["values"] = result["data"]["runs"][0]["values"].flip(0)  # a forged map
     ok, line = judge_for_grader("2.8", result, case)
     assert not ok and line.startswith("Задание 2.8 grad_cam:"), line
+
+
+# ---------------------------------------------------------------------------------------------
+# mistakes that the tasks' text, hints and later cells warn about: each rejected with its own verdict
+
+
+def _loop(order=("zero_grad", "forward", "backward", "step"), loss_item=True, acc_item=True):
+    """A training loop with its steps in ``order`` (a step left out is not done), summing ``loss.item()`` or
+    the tensor ``loss``, and counting correct answers with ``.item()`` or as a tensor."""
+    def train_one_epoch(model, loader, criterion, optimizer, device):
+        model.train()
+        total, correct, seen = 0.0, 0, 0
+        for x, y in loader:
+            out = loss = None
+            for step in order:
+                if step == "zero_grad":
+                    optimizer.zero_grad()
+                elif step == "forward":
+                    out = model(x)
+                    loss = criterion(out, y)
+                elif step == "backward":
+                    loss.backward()
+                elif step == "step":
+                    optimizer.step()
+            total += (loss.item() if loss_item else loss) * len(x)
+            hits = (out.argmax(1) == y).sum()
+            correct += hits.item() if acc_item else hits
+            seen += len(x)
+        return total / seen, correct / seen
+    return train_one_epoch
+
+
+def test_2_3_rejects_loss_summed_as_tensor_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no torch warning leaks out of the check
+        msg = _verdict(checks.check_train_loop, _loop(loss_item=False))
+    assert "вернула средний loss тензором" in msg and "loss.item()" in msg, msg
+
+
+def test_2_3_rejects_accuracy_counted_as_tensor():
+    msg = _verdict(checks.check_train_loop, _loop(acc_item=False))
+    assert "долю верных ответов (accuracy) тензором" in msg and ".sum().item()" in msg, msg
+
+
+def test_2_3_step_before_backward_has_its_own_verdict():
+    msg = _verdict(checks.check_train_loop, _loop(order=("zero_grad", "forward", "step", "backward")))
+    assert "optimizer.step() вызван до loss.backward()" in msg and "накапливаются" not in msg, msg
+
+
+def test_2_3_zero_grad_between_backward_and_step_has_its_own_verdict():
+    msg = _verdict(checks.check_train_loop, _loop(order=("forward", "backward", "zero_grad", "step")))
+    assert "zero_grad() вызван между loss.backward() и optimizer.step()" in msg, msg
+    assert "накапливаются" not in msg, msg
+
+
+def test_2_3_forgotten_zero_grad_still_named_as_accumulation():
+    msg = _verdict(checks.check_train_loop, _loop(order=("forward", "backward", "step")))
+    assert "накапливаются между батчами" in msg, msg
+
+
+def test_2_3_zero_grad_after_step_is_right():
+    assert checks.check_train_loop(_loop(order=("forward", "backward", "step", "zero_grad")))
+
+
+def test_2_5_rejects_sgd(lab2):
+    def sgd(model, head_lr, backbone_lr):
+        for p in model.layer4.parameters():
+            p.requires_grad = True
+        return torch.optim.SGD([{"params": model.layer4.parameters(), "lr": backbone_lr},
+                                {"params": model.fc.parameters(), "lr": head_lr}])
+
+    model = lab2["freeze_backbone"](lab2["replace_head"](resnet18()))
+    msg = _verdict(checks.check_finetune_optimizer, sgd, model)
+    assert "ожидался torch.optim.Adam" in msg and "получено SGD" in msg, msg
+
+
+def test_2_6_rejects_confusion_matrix_without_labels():
+    from sklearn.metrics import confusion_matrix
+
+    def sens_spec(y_true, y_pred):
+        tn, fp, fn, tp = confusion_matrix(y_true, y_pred).ravel()
+        return tp / (tp + fn), tn / (tn + fp)
+
+    msg = _verdict(checks.check_sensitivity_specificity, sens_spec)
+    assert "только из больных" in msg and "labels=[0, 1]" in msg and "ValueError" in msg, msg
+
+
+def test_2_6_solution_passes_without_a_warning(lab2):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert checks.check_sensitivity_specificity(lab2["sensitivity_specificity"])
+
+
+def test_2_7_rejects_bincount_without_minlength():
+    def class_weights(targets, num_classes):
+        counts = torch.bincount(torch.as_tensor(targets)).float()
+        return len(targets) / (num_classes * counts)
+
+    msg = _verdict(checks.check_class_weights, class_weights)
+    assert "не встретился" in msg and "minlength=num_classes" in msg, msg
+
+
+def test_2_7_rejects_weights_that_are_not_a_float_tensor(lab2):
+    as_numpy = lambda t, k: lab2["class_weights"](t, k).numpy()  # noqa: E731
+    msg = _verdict(checks.check_class_weights, as_numpy)
+    assert "ожидался тензор torch с плавающей точкой" in msg and "ndarray" in msg, msg
+
+
+def test_2_8_rejects_attached_map():
+    def attached(model, image, target_class):  # the solution without detach(): the map keeps its graph
+        store = {}
+        handles = [model.layer4.register_forward_hook(lambda m, i, out: store.update(act=out)),
+                   model.layer4.register_full_backward_hook(lambda m, gi, go: store.update(grad=go[0]))]
+        try:
+            logits = model(image.unsqueeze(0).clone().requires_grad_(True))
+            logits[0, target_class].backward()
+        finally:
+            for handle in handles:
+                handle.remove()
+        cam = (store["grad"][0].mean((1, 2), keepdim=True) * store["act"][0]).sum(0).relu()
+        cam = torch.nn.functional.interpolate(cam[None, None], size=image.shape[-2:], mode="bilinear")[0, 0]
+        return (cam - cam.min()) / (cam.max() - cam.min())
+
+    msg = _verdict(checks.check_grad_cam, attached)
+    assert "связана с графом вычислений" in msg and ".detach()" in msg, msg
+
+
+def test_2_8_rejects_input_without_requires_grad():
+    def no_input_grad(model, image, target_class):
+        store = {}
+        handles = [model.layer4.register_forward_hook(lambda m, i, out: store.update(act=out)),
+                   model.layer4.register_full_backward_hook(lambda m, gi, go: store.update(grad=go[0]))]
+        try:
+            model(image.unsqueeze(0))[0, target_class].backward()
+        finally:
+            for handle in handles:
+                handle.remove()
+        act, grad = store["act"][0].detach(), store["grad"][0].detach()
+        cam = (grad.mean((1, 2), keepdim=True) * act).sum(0).relu()
+        cam = torch.nn.functional.interpolate(cam[None, None], size=image.shape[-2:], mode="bilinear")[0, 0]
+        return (cam - cam.min()) / (cam.max() - cam.min())
+
+    msg = _verdict(checks.check_grad_cam, no_input_grad)
+    assert "с замороженным телом" in msg and "KeyError" in msg and "requires_grad_(True)" in msg, msg
+
+
+def test_2_8_rejects_a_numpy_map():
+    msg = _verdict(checks.check_grad_cam, lambda m, i, c: _grad_cam_with(None)(m, i, c).numpy())
+    assert "ожидался тензор torch" in msg and "ndarray" in msg, msg
+
+
+def test_2_8_case_draws_are_pre_verified():
+    """Every draw a case can pick is well posed (each typical mistake separable), so no case searches."""
+    from labutils.checks import lab2 as impl
+
+    for pool, trainable in impl._CAM_RUNS:
+        for weight_seed in impl._CAM_POOL[pool]:
+            assert impl._run_well_posed(impl._cam_run(pool, trainable, weight_seed)), (pool, weight_seed)
+
+
+def test_2_8_cases_differ_between_seeds_and_repeat_for_one():
+    from labutils.checks import lab2 as impl
+
+    cases = [impl._case_grad_cam(seed) for seed in range(6)]
+    assert impl._case_grad_cam(3) == cases[3]
+    assert len({str(case["runs"]) for case in cases}) > 3
+    assert cases[0]["runs"][-1]["trainable"] == ["fc."]  # the last run freezes the whole body
+
+
+def test_2_3_loop_without_backward_is_named():
+    msg = _verdict(checks.check_train_loop, _loop(order=("zero_grad", "forward", "step")))
+    assert "loss.backward() ни разу не вызван" in msg, msg

@@ -225,3 +225,52 @@ def test_grader_judges_the_transform_at_the_notebooks_image_size(lab3):
     result["data"]["out"] = result["data"]["out"] * 0.99  # close, but not the reference's numbers
     ok, line = judge_for_grader("3.2", result, case)
     assert not ok and "max |diff|" in line
+
+
+# ---------------------------------------------------------------------------------------------
+# mistakes the hints warn about: each with its own verdict
+
+
+def test_3_2_rejects_resize_with_one_number():
+    one_number = transforms.Compose([transforms.Resize(64), transforms.ToTensor(),
+                                     transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    msg = _verdict(checks.check_transform, one_number, 64)
+    assert "для неквадратного изображения 24×40" in msg and "Resize((64, 64))" in msg, msg
+
+
+def _loop_3_3(order=("zero_grad", "forward", "backward", "step"), loss_item=True):
+    """Task 3.3's loop with its steps in ``order``, summing ``loss.item()`` or the tensor ``loss``."""
+    def train_one_epoch(model, train_loader, criterion, optimizer, device):
+        model.train()
+        running_loss, correct = 0.0, 0
+        for inputs, labels in train_loader:
+            outputs = loss = None
+            for step in order:
+                if step == "zero_grad":
+                    optimizer.zero_grad()
+                elif step == "forward":
+                    outputs = model(inputs)
+                    loss = criterion(outputs, labels)
+                elif step == "backward":
+                    loss.backward()
+                else:
+                    optimizer.step()
+            running_loss += (loss.item() if loss_item else loss) * inputs.size(0)
+            correct += (torch.max(outputs, 1)[1] == labels).sum().item()
+        return running_loss / len(train_loader.dataset), correct / len(train_loader.dataset)
+    return train_one_epoch
+
+
+def test_3_3_rejects_loss_summed_as_tensor_without_a_warning():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        msg = _verdict(checks.check_train_loop, _loop_3_3(loss_item=False), task="Task 3.3 training loop")
+    assert msg.startswith("Задание 3.3 цикл обучения:") and "вернула средний loss тензором" in msg, msg
+
+
+def test_3_3_zero_grad_after_backward_has_its_own_verdict():
+    msg = _verdict(checks.check_train_loop, _loop_3_3(order=("forward", "backward", "zero_grad", "step")),
+                   task="Task 3.3 training loop")
+    assert "zero_grad() вызван между loss.backward() и optimizer.step()" in msg, msg

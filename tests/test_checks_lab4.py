@@ -287,3 +287,76 @@ def test_malformed_data_is_a_verdict(results):
     result, case = results["4.4"]
     ok, line = judge_for_grader("4.4", {"data": {"picked": []}}, case)
     assert not ok and "4.4" in line
+
+
+# ----------------------------------------------------------------------------- mistakes the tasks warn about
+
+
+def _make_model_without_value_error(arch, num_classes=5):
+    model = load_pretrained(arch)  # noqa: F821 (the notebook's global; the check stands it in for the call)
+    if arch == "resnet50":
+        model.fc = nn.Linear(model.fc.in_features, num_classes)
+    elif arch == "efficientnet_b0":
+        model.classifier[1] = nn.Linear(model.classifier[1].in_features, num_classes)
+    return model
+
+
+def test_4_1_rejects_missing_value_error(monkeypatch):
+    from labutils.models import load_pretrained
+
+    monkeypatch.setitem(globals(), "load_pretrained", load_pretrained)
+    msg = str(pytest.raises(checks.CheckFailed, checks.check_make_model, _make_model_without_value_error).value)
+    assert "make_model('unknown_arch', 5) вернула модель" in msg and "raise ValueError" in msg, msg
+    assert globals()["load_pretrained"] is load_pretrained  # the stand-in is gone after the check
+
+
+def test_4_1_rejects_another_error_than_value_error(lab4):
+    def key_error(arch, num_classes=5):
+        if arch not in ("resnet50", "efficientnet_b0"):
+            raise KeyError(arch)
+        return lab4["make_model"](arch, num_classes)
+
+    msg = str(pytest.raises(checks.CheckFailed, checks.check_make_model, key_error).value)
+    assert "подняла KeyError" in msg and "ожидалась ValueError" in msg, msg
+
+
+def test_4_2_full_left_to_the_default_names_every_parameter(lab4):
+    def full_by_default(model, arch, strategy):  # "full" relies on the model's flags as they are
+        if strategy != "full":
+            reference_apply_strategy(model, arch, strategy)
+        return model
+
+    msg = str(pytest.raises(checks.CheckFailed, checks.check_strategies, full_by_default, lab4["make_model"]).value)
+    assert "ожидалось, что обучаются все параметры" in msg and "conv1.weight" in msg, msg
+    assert "  " not in msg and "requires_grad" in msg, msg
+
+
+def _onnx_diff(eval_mode=True, no_grad=True):
+    import contextlib
+
+    import numpy as np
+    import onnxruntime as ort
+
+    def onnx_max_abs_diff(onnx_path, model, batch):
+        session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+        onnx_out = session.run(None, {session.get_inputs()[0].name: batch.numpy().astype(np.float32)})[0]
+        if eval_mode:
+            model.eval()
+        with torch.no_grad() if no_grad else contextlib.nullcontext():
+            torch_out = model(batch).detach().numpy()
+        return float(np.abs(onnx_out - torch_out).max())
+    return onnx_max_abs_diff
+
+
+def test_4_5_rejects_missing_eval():
+    msg = str(pytest.raises(checks.CheckFailed, checks.check_onnx_parity, _onnx_diff(eval_mode=False)).value)
+    assert "режиме train, а ожидался eval" in msg and "model.eval()" in msg, msg
+
+
+def test_4_5_rejects_missing_no_grad():
+    msg = str(pytest.raises(checks.CheckFailed, checks.check_onnx_parity, _onnx_diff(no_grad=False)).value)
+    assert "torch.no_grad()" in msg, msg
+
+
+def test_4_5_right_function_passes():
+    assert checks.check_onnx_parity(_onnx_diff())

@@ -14,20 +14,14 @@ def _load_into(task: str, target, source, what: str, *, student_is_source: bool 
     """Copy ``source``'s state_dict into ``target`` strictly, turning a mismatch into a verdict.
 
     ``what`` names the reference (torchvision's module); ``student_is_source`` tells which side is
-    the student's, so the verdict lists the names the student lacks and those it has extra.
+    the student's, so the verdict lists the names the student lacks and those it has extra, and
+    each differing shape as "got ..., expected ..." (:func:`_fail_state`).
     """
-    try:
-        target.load_state_dict(source.state_dict(), strict=True)
-    except RuntimeError as exc:
-        student, reference = (source, target) if student_is_source else (target, source)
-        got, want = set(student.state_dict()), set(reference.state_dict())
-        missing = sorted(want - got)[:4]
-        extra = sorted(got - want)[:4]
-        if missing or extra:
-            fail(task, t("lab1.names_differ", what=what, missing=missing or t("lab1.none"),
-                         extra=extra or t("lab1.none")))
-        first = str(exc).strip().splitlines()[-1].strip()
-        fail(task, t("lab1.shapes_differ", what=what, first=first))
+    from .protocol import shapes_of
+
+    student, reference = (source, target) if student_is_source else (target, source)
+    _fail_state(task, shapes_of(student), shapes_of(reference), what)
+    target.load_state_dict(source.state_dict(), strict=True)
 
 
 def _max_diff(a, b) -> float:
@@ -156,15 +150,32 @@ def _fail_copy(task: str, origin, name: str, what_key: str, *, built: bool = Fal
     fail(task, t("lab1.copy_method", name=name, method=method, origin=where, what=what))
 
 
-def _fail_state(task: str, got: dict, want: dict, what: str) -> None:
-    """Fail when the student's state_dict names/shapes ``got`` differ from the reference's ``want``."""
-    missing, extra = sorted(set(want) - set(got))[:4], sorted(set(got) - set(want))[:4]
+def _is_downsample(name: str) -> bool:
+    return name.startswith("downsample.") or ".downsample." in name
+
+
+def _fail_state(task: str, got: dict, want: dict, what: str,
+                downsample_hint: str = "lab1.downsample_hint_layer") -> None:
+    """Fail when the student's state_dict names/shapes ``got`` differ from the reference's ``want``.
+
+    A difference only in ``downsample`` modules is named as such, with ``downsample_hint`` (a message key:
+    the block's or the stage's rule) saying what to do; a shape names both sides, the student's first.
+    """
+    missing, extra = sorted(set(want) - set(got)), sorted(set(got) - set(want))
+    if missing and not extra and all(_is_downsample(n) for n in missing):
+        where = missing[0].split("downsample")[0].rstrip(".")
+        fail(task, t("lab1.downsample_missing", where=where or t("lab1.the_block"), what=what, names=missing[:2],
+                     hint=t(downsample_hint)))
+    if extra and not missing and all(_is_downsample(n) for n in extra):
+        where = extra[0].split("downsample")[0].rstrip(".")
+        fail(task, t("lab1.downsample_extra", where=where or t("lab1.the_block"), what=what, names=extra[:2],
+                     hint=t(downsample_hint)))
     if missing or extra:
-        fail(task, t("lab1.names_differ", what=what, missing=missing or t("lab1.none"), extra=extra or t("lab1.none")))
+        fail(task, t("lab1.names_differ", what=what, missing=missing[:4] or t("lab1.none"),
+                     extra=extra[:4] or t("lab1.none")))
     for name in want:
         if list(got[name]) != list(want[name]):
-            first = f"{name}: {list(want[name])} != {list(got[name])}"
-            fail(task, t("lab1.shapes_differ", what=what, first=first))
+            fail(task, t("lab1.shapes_differ", what=what, name=name, got=list(got[name]), want=list(want[name])))
 
 
 def _run_student(student, shapes: dict, seed: int, x) -> dict:
@@ -209,7 +220,8 @@ def _probe_configs(case: dict, build, describe) -> list[dict]:
 
 
 def _judge_run(task: str, run: dict, reference, shapes: dict, seed: int, x, label: str, variants_fn=None,
-               order_hint: str | None = None) -> tuple[float, float]:
+               order_hint: str | None = None,
+               downsample_hint: str = "lab1.downsample_hint_layer") -> tuple[float, float]:
     """Judge helper: compare one probed run with ``reference`` loaded with the same weights.
 
     Returns the max |diff| and the tolerance it passed (see :func:`_tolerance`)."""
@@ -218,7 +230,7 @@ def _judge_run(task: str, run: dict, reference, shapes: dict, seed: int, x, labe
     from .protocol import random_state
 
     what = t("lab1.reference", name=type(reference).__name__)
-    _fail_state(task, run["shapes"], shapes, what)
+    _fail_state(task, run["shapes"], shapes, what, downsample_hint)
     if "forward_error" in run:
         fail(task, t("lab1.forward_failed", what=label, shape=tuple(x.shape), error=str(run["forward_error"])))
     reference.load_state_dict(random_state(shapes, seed), strict=True)
@@ -289,7 +301,7 @@ def _judge_block(data: dict, case: dict, task: str, name: str, tv_name: str, var
         if groups and set(run["shapes"]) == set(cfg["shapes"]) and run["groups"] != groups:
             fail(task, t("lab1.groups", label=cfg["label"], got=run["groups"]))
         diff, _ = _judge_run(task, run, _build_block(getattr(tv, tv_name), cfg), cfg["shapes"], cfg["seed"],
-                             case["x"], cfg["label"], variants_fn, order_hint)
+                             case["x"], cfg["label"], variants_fn, order_hint, "lab1.downsample_hint_block")
         worst = max(worst, diff)
     return worst
 
@@ -603,12 +615,13 @@ def _case_embedding(seed: int) -> dict:
     from .protocol import shapes_of
 
     gen = torch.Generator().manual_seed(seed)
-    return {"x": torch.randn(3, 3, 64, 64, generator=gen), "shapes": shapes_of(resnet18()), "seed": seed + 1,
-            "reference": True}
+    return {"x": torch.randn(3, 3, 64, 64, generator=gen), "x1": torch.randn(1, 3, 64, 64, generator=gen),
+            "shapes": shapes_of(resnet18()), "seed": seed + 1, "reference": True}
 
 
 def _probe_embedding(extract_embedding, case: dict, model=None) -> dict:
-    """Probe of task 1.5: the embedding of the case's images, the model's logits, and its ``fc`` after the call.
+    """Probe of task 1.5: the embedding of the case's images, the model's logits, and its ``fc`` after the call;
+    then the embedding's shape for a batch of one image (``x1``), as the notebook later embeds single images.
 
     The grader's probe uses torchvision's ResNet-18 with the case's weights; the notebook's, its own model.
     """
@@ -628,6 +641,8 @@ def _probe_embedding(extract_embedding, case: dict, model=None) -> dict:
         data = {"fc_replaced": model.fc is not fc_before, "emb": emb}
         if not data["fc_replaced"]:
             data.update(logits=model(case["x"]), fc_weight=model.fc.weight, fc_bias=model.fc.bias)
+            one = extract_embedding(model, case["x1"])
+            data["one_shape"] = [int(d) for d in getattr(one, "shape", ())]
     return data
 
 
@@ -656,6 +671,9 @@ def _judge_embedding(data: dict, case: dict, task: str) -> str:
                                                     else bias), logits)
     if diff > _tolerance(logits):
         fail(task, t("lab1.embedding_fc", diff=diff))
+    if list(data["one_shape"]) != [1, want_dim]:
+        fail(task, t("lab1.embedding_one", shape=tuple(case["x1"].shape), dim=want_dim,
+                     got=tuple(data["one_shape"])))
     return t("lab1.embedding_ok", dim=want_dim, diff=diff)
 
 

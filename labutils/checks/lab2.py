@@ -276,30 +276,62 @@ def _max_param_diff(got: dict, want: dict) -> float:
 
 
 class _StepAudit:
-    """Wraps ``optimizer.step`` to compare each step's gradients with the current batch's own gradient."""
+    """Wraps ``optimizer.step`` to see, at each step, what the gradients hold.
+
+    Hooks record whether ``backward`` reached the parameters since the batch's forward pass. At each
+    step it tells apart: a step before ``backward`` (``before_backward``: the batch's gradient is not
+    there yet), gradients zeroed between ``backward`` and ``step`` (``zeroed``: the step sees none),
+    and gradients that are not the batch's own (``accumulated``: ``zero_grad`` forgotten).
+    """
 
     def __init__(self, model, optimizer, criterion, x_all, y_all):
         import torch
 
         self.steps = 0
-        self.accumulated = False
+        self.accumulated = self.before_backward = self.zeroed = False
         self._last_input = None
-        model.register_forward_pre_hook(lambda m, inp: setattr(self, "_last_input", inp[0].detach()))
+        self._backward_seen = self.any_backward = False
+        self._auditing = False
+        model.register_forward_pre_hook(self._saw_forward)
+        params = [p for p in model.parameters() if p.requires_grad]
+        for p in params:
+            p.register_hook(self._saw_backward)
         step = optimizer.step
 
         def audited_step(*args, **kwargs):
+            if self._auditing:
+                return step(*args, **kwargs)
             self.steps += 1
-            xb = self._last_input
-            idx = (xb[:, None, :] == x_all[None]).all(-1).float().argmax(1)
-            params = [p for p in model.parameters() if p.requires_grad]
-            with torch.enable_grad():  # this batch's gradient, computed without touching .grad
-                grads = torch.autograd.grad(criterion(model(xb), y_all[idx]), params)
-            for p, g in zip(params, grads):
-                if p.grad is None or not torch.allclose(p.grad, g, atol=1e-6, rtol=1e-4):
-                    self.accumulated = True
+            grads_now = [p.grad for p in params]
+            if not self._backward_seen:
+                self.before_backward = True
+            elif all(g is None or not bool(g.any()) for g in grads_now):
+                self.zeroed = True
+            else:
+                xb = self._last_input
+                idx = (xb[:, None, :] == x_all[None]).all(-1).float().argmax(1)
+                self._auditing = True
+                try:
+                    with torch.enable_grad():  # this batch's gradient, computed without touching .grad
+                        grads = torch.autograd.grad(criterion(model(xb), y_all[idx]), params)
+                finally:
+                    self._auditing = False
+                for g_now, g in zip(grads_now, grads):
+                    if g_now is None or not torch.allclose(g_now, g, atol=1e-6, rtol=1e-4):
+                        self.accumulated = True
             return step(*args, **kwargs)
 
         optimizer.step = audited_step
+
+    def _saw_forward(self, module, inputs):
+        if not self._auditing:
+            self._last_input = inputs[0].detach()
+            self._backward_seen = False
+
+    def _saw_backward(self, grad):
+        if not self._auditing:
+            self._backward_seen = self.any_backward = True
+        return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -334,12 +366,32 @@ def _probe_train_loop(train_one_epoch, case: dict) -> dict:
         if not (isinstance(result, tuple) and len(result) == 2):
             data["bad_return"] = _repr(result)
             break
+        kinds = [_number_kind(value) for value in result]
+        if any(kinds):  # a tensor where a number belongs: float() of it would warn, the curves cell fails
+            data["not_numbers"] = kinds
+            break
         data["losses"].append(float(result[0]))
         data["accs"].append(float(result[1]))
     data.update(calls=len(probe.calls), train_flags=[bool(training) for training, _ in probe.calls[: len(loader)]],
                 steps=audit.steps, accumulated=bool(audit.accumulated), batches=len(loader),
+                before_backward=bool(audit.before_backward), zeroed=bool(audit.zeroed),
+                any_backward=bool(audit.any_backward),
                 params={name: value.detach().clone() for name, value in model.state_dict().items()})
     return data
+
+
+def _number_kind(value) -> str:
+    """'' for a plain number (int, float, NumPy scalar; not bool), else what it is: ``"tensor+grad"`` for a
+    tensor still attached to the graph, ``"tensor"``, or the type's name."""
+    import numbers
+
+    import torch
+
+    if isinstance(value, numbers.Real) and not isinstance(value, bool):
+        return ""
+    if isinstance(value, torch.Tensor):
+        return "tensor+grad" if value.requires_grad else "tensor"
+    return type(value).__name__[:40]
 
 
 def _reference_train_loop(case: dict):
@@ -373,6 +425,12 @@ def _judge_train_loop(data: dict, case: dict, task: str) -> str:
 
     if "bad_return" in data:
         fail(task, t("lab2.loop_return", got=_Raw(data["bad_return"])))
+    for index, kind in enumerate(data.get("not_numbers") or []):
+        if kind:
+            what = t("lab2.loop_what_loss" if index == 0 else "lab2.loop_what_acc")
+            key = "lab2.loop_tensor" if str(kind).startswith("tensor") else "lab2.loop_not_number"
+            fail(task, t(key, what=what, got=str(kind).replace("+grad", ", requires_grad=True"),
+                         fix=t("lab2.loop_fix_loss" if index == 0 else "lab2.loop_fix_acc")))
     if not data["calls"]:
         fail(task, t("lab2.never_called_forward"))
     if not all(data["train_flags"]):
@@ -381,6 +439,10 @@ def _judge_train_loop(data: dict, case: dict, task: str) -> str:
     batches = epochs * len(_toy_loader(case))
     if data["steps"] != batches:
         fail(task, t("lab2.steps", want=batches, got=data["steps"]))
+    if data.get("before_backward"):
+        fail(task, t("lab2.step_before_backward" if data.get("any_backward", True) else "lab2.no_backward"))
+    if data.get("zeroed"):
+        fail(task, t("lab2.zero_before_step"))
     if data["accumulated"]:
         fail(task, t("lab2.accumulate"))
     want_params, want_losses, _ = _reference_train_loop(case)
@@ -470,7 +532,7 @@ def _judge_eval_loop(data: dict, case: dict, task: str) -> str:
         fail(task, t("lab2.eval_return"))
     calls = data["calls"]
     if not calls:
-        fail(task, t("lab2.never_called"))
+        fail(task, t("lab2.eval_never_called"))
     if any(training for training, _ in calls):
         fail(task, t("lab2.eval_mode"))
     if any(grad for _, grad in calls):
@@ -524,15 +586,22 @@ def _probe_finetune(make_optimizer, case: dict, model=None) -> dict:
         model = _reference_resnet18(2)
         for name, p in model.named_parameters():
             p.requires_grad = name.startswith("fc.")
+    import torch
+
     optimizer = make_optimizer(model, head_lr=case["head_lr"], backbone_lr=case["backbone_lr"])
+    kind = {"optimizer": type(optimizer).__name__[:60], "is_adam": isinstance(optimizer, torch.optim.Adam)}
+    if not isinstance(optimizer, torch.optim.Optimizer):
+        return {**kind, "groups": [], "params": _trainable_rows(model)}
     names = {id(p): name for name, p in model.named_parameters()}
     groups = [{"params": [names.get(id(p), "?") for p in g["params"]], "lr": float(g["lr"])}
               for g in optimizer.param_groups]
-    return {"groups": groups, "params": _trainable_rows(model)}
+    return {**kind, "groups": groups, "params": _trainable_rows(model)}
 
 
 def _judge_finetune(data: dict, case: dict, task: str) -> str:
     head_lr, backbone_lr = case["head_lr"], case["backbone_lr"]
+    if not data["is_adam"]:
+        fail(task, t("lab2.adam", got=str(data["optimizer"])))
     rows = [[str(n), bool(grad), int(numel)] for n, grad, numel in data["params"]]
     _fail_trainable(task, rows, _FINETUNE_PREFIXES)
     groups = data["groups"]
@@ -583,7 +652,8 @@ def _case_sens_spec(seed: int) -> dict:
         y[:2] = [0, 1]  # both classes present, so both ratios are defined
         p = np.where(rng.random(50) < 0.8, y, 1 - y)
         cases.append([torch.from_numpy(y.astype(np.int64)), torch.from_numpy(p.astype(np.int64))])
-    return {"cases": cases}
+    ones = torch.ones(int(rng.integers(4, 9)), dtype=torch.int64)
+    return {"cases": cases, "one_class": [ones, ones.clone()]}  # only "sick", all found: no TN, FP
 
 
 def _probe_sens_spec(sens_spec, case: dict) -> dict:
@@ -594,7 +664,29 @@ def _probe_sens_spec(sens_spec, case: dict) -> dict:
         if not (isinstance(got, tuple) and len(got) == 2):
             return {"pairs": pairs, "bad_return": _repr(got)}
         pairs.append([float(got[0]), float(got[1])])
-    return {"pairs": pairs}
+    return {"pairs": pairs, "one_class": _one_class_pair(sens_spec, case["one_class"])}
+
+
+def _one_class_pair(sens_spec, one_class) -> dict:
+    """The student's pair on labels and predictions of one class only (what a small batch can be), or the
+    error it raised there: without ``labels=[0, 1]`` the confusion matrix is 1 × 1. The ratio of the absent
+    class is 0 / 0; the warnings about it (NumPy's, scikit-learn's) are not shown, the verdict names the cause."""
+    import warnings
+
+    y, p = one_class
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # NumPy's 0/0, scikit-learn's 1 × 1 matrix: the verdict says it
+            got = sens_spec(y.numpy(), p.numpy())
+    except Exception as exc:  # noqa: BLE001 (the error is the result: it is named in the verdict)
+        text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        return {"error": f"{type(exc).__name__}: {text}".rstrip(": ")}
+    if not (isinstance(got, tuple) and len(got) == 2):
+        return {"bad_return": _repr(got)}
+    try:
+        return {"pair": [float(got[0]), float(got[1])]}
+    except (TypeError, ValueError):
+        return {"bad_return": _repr(got)}
 
 
 def _judge_sens_spec(data: dict, case: dict, task: str) -> str:
@@ -610,7 +702,17 @@ def _judge_sens_spec(data: dict, case: dict, task: str) -> str:
         if not (abs(got_sens - sens) <= 1e-9 and abs(got_spec - spec) <= 1e-9):
             fail(task, t("lab2.sens_spec", y=[int(v) for v in y[:10]], p=[int(v) for v in p[:10]],
                          sens=sens, spec=spec, got_sens=got_sens, got_spec=got_spec))
-    return t("lab2.sens_ok", n=len(case["cases"]))
+    y, _ = case["one_class"]
+    one = data["one_class"]
+    shown = [int(v) for v in y]
+    if "error" in one:
+        fail(task, t("lab2.sens_one_class_error", y=shown, error=str(one["error"])[:160]))
+    if "bad_return" in one:
+        fail(task, t("lab2.pair", got=_Raw(one["bad_return"])))
+    got_sens = float(one["pair"][0])
+    if not abs(got_sens - 1.0) <= 1e-9:  # every sick child found; the specificity is 0/0 here
+        fail(task, t("lab2.sens_one_class", y=shown, got=got_sens))
+    return t("lab2.sens_ok", n=len(case["cases"]) + 1)
 
 
 TASK_2_6 = register("2.6", "Task 2.6 sensitivity_specificity", ("sensitivity_specificity",), _case_sens_spec,
@@ -637,34 +739,48 @@ def _case_class_weights(seed: int) -> dict:
         k, n = int(rng.integers(2, 6)), int(rng.integers(20, 61))
         rest = rng.choice(k, size=n - k, p=rng.dirichlet(np.ones(k)))
         targets.append([int(v) for v in rng.permutation(np.concatenate([np.arange(k), rest]))])
-    return {"targets": targets}
+    classes = [len(set(ts)) for ts in targets]
+    absent = [int(v) for v in rng.permutation([0] * 5 + [1] * int(rng.integers(6, 16)))]
+    return {"targets": targets + [absent], "classes": classes + [3]}  # the last: class 2 never occurs
 
 
 def _probe_class_weights(fn, case: dict) -> dict:
-    """Probe of task 2.7: the student's weights for each target list, with as many classes as it has."""
+    """Probe of task 2.7: the student's weights for each target list and number of classes (the last list
+    lacks its highest class), and whether each result is a floating-point tensor."""
+    import torch
+
     results = []
-    for targets in case["targets"]:
-        got = fn(list(targets), len(set(targets)))
+    for targets, k in zip(case["targets"], case["classes"]):
+        got = fn(list(targets), int(k))
         shape, values = _as_array(got)
-        results.append({"shape": shape, "values": values, "text": None if values is not None else _repr(got, 100)})
+        results.append({"shape": shape, "values": values, "text": None if values is not None else _repr(got, 100),
+                        "float_tensor": isinstance(got, torch.Tensor) and got.is_floating_point(),
+                        "type": f"{type(got).__name__}" + (f" {got.dtype}" if isinstance(got, torch.Tensor) else "")})
     return {"results": results}
 
 
 def _judge_class_weights(data: dict, case: dict, task: str) -> str:
     import numpy as np
-    from sklearn.utils.class_weight import compute_class_weight
 
-    for targets, got in zip(case["targets"], data["results"], strict=True):
-        y = np.asarray(targets)
-        want = compute_class_weight("balanced", classes=np.unique(y), y=y)
+    for targets, k, got in zip(case["targets"], case["classes"], data["results"], strict=True):
+        y, k = np.asarray(targets), int(k)
+        counts = np.bincount(y, minlength=k)
+        present = counts > 0
+        want = np.full(k, np.inf)
+        want[present] = len(y) / (k * counts[present])  # an absent class: N / 0, its weight is never used
         values = got["values"]
         if values is None:
             shown = _Raw(got["text"])
         else:
             values = values.numpy()
             shown = np.round(values, 4).tolist() if values.size else values.tolist()
-        if values is None or list(got["shape"]) != list(want.shape) or not np.allclose(values, want, atol=1e-6):
-            fail(task, t("lab2.weights", counts=np.bincount(y).tolist(), want=np.round(want, 4).tolist(), got=shown))
+        if not present.all() and (values is None or list(got["shape"]) != [k]):
+            fail(task, t("lab2.weights_absent", k=k, absent=int(np.flatnonzero(~present)[0]),
+                         counts=counts.tolist(), got=tuple(got["shape"]) if values is not None else shown))
+        if values is None or list(got["shape"]) != [k] or not np.allclose(values[present], want[present], atol=1e-6):
+            fail(task, t("lab2.weights", counts=counts.tolist(), want=np.round(want, 4).tolist(), got=shown))
+        if not got["float_tensor"]:
+            fail(task, t("lab2.weights_type", got=str(got["type"])[:60]))
     return t("lab2.weights_ok")
 
 
@@ -688,42 +804,108 @@ def check_class_weights(fn, task: str = "Task 2.7 class_weights") -> Verdict:
 # as the library does, is upsampled in several standard ways (the library's own cv2 resize,
 # bilinear with and without align_corners, nearest, bicubic), and the student's map, min-max
 # normalised too, must be within CAM_MEAN_TOL (mean |diff|) and CAM_MAX_TOL (max |diff|) of one
-# of them. Measured on seeds 0-19 (40 maps): every correct variant (any of those upsamplings,
-# normalising before or after the upsampling, summing instead of averaging the gradients, which is
-# a constant factor) is at 0.000 mean and max from one of the variants. The typical mistakes: no
-# ReLU; gradients weighted elementwise instead of averaged (visible only on the second model, whose
-# max-pooling head makes the gradient vary over the grid); layer3 instead of layer4; the argmax class
-# or the summed logits instead of ``target_class``. Their distances depend on the draw (0.00-0.6 on
-# arbitrary draws), so the case keeps only well-posed draws (:func:`_well_posed`): each mistake at
-# least 2 * CAM_MEAN_TOL = 0.1 (mean) from the right map, twice the tolerance; the max tolerance 0.25
-# only absorbs the edges where upsampling methods differ most.
-# The probe also reports the hooks left on any module of the model after the call.
+# of them. Every correct variant (any of those upsamplings, normalising before or after the
+# upsampling, summing instead of averaging the gradients, which is a constant factor) is at 0.000
+# mean and max from one of the variants. The typical mistakes: no ReLU; gradients weighted
+# elementwise instead of averaged (visible only on the max-pooling model, whose head makes the
+# gradient vary over the grid); layer3 instead of layer4; the argmax class or the summed logits
+# instead of ``target_class``. Their distances depend on the draw, so the case keeps only
+# well-posed draws (:func:`_well_posed`): each mistake at least 2 * CAM_MEAN_TOL = 0.1 (mean) from
+# the right map, twice the tolerance; the max tolerance 0.25 only absorbs the edges where upsampling
+# methods differ most.
+#
+# The models are ResNet-18's layout (stem, layer1-layer4 of two BasicBlocks, global pooling, fc) at
+# an eighth of its width (:func:`_narrow_resnet18`): layer4's grid is the same as ResNet-18's, and a
+# check takes about a second instead of half a minute (``python -m labutils.bench --only checks``).
+# What the notebook later does with the map is probed too: it must be a tensor detached from the
+# graph (section 12.1 calls ``.cpu().numpy()`` on it), and the last run freezes the whole body as
+# approach (a) does (only ``fc`` trains), where a forward pass without ``requires_grad`` on the input
+# never reaches layer4's backward hook. The probe also reports the hooks left on any module.
 
 CAM_SIZE = (160, 224)
 CAM_MEAN_TOL = 0.05
 CAM_MAX_TOL = 0.25
-_CAM_MODELS = ("avg", "max")  # the head's global pooling; names: messages lab2.cam_model_*
+CAM_WIDTHS = (8, 16, 32, 64)  # ResNet-18's 64, 128, 256, 512 divided by 8
+# the case's runs: the head's global pooling and which parameters train (names: messages lab2.cam_model_*)
+_CAM_RUNS = (("max", ("layer4.", "fc.")), ("avg", ("fc.",)))
+
+
+def _one_thread(fn):
+    """Run ``fn`` with one intra-op thread, then restore the count: the check's models are so small that a
+    second thread gains nothing, and on a machine whose cores are busy, threads waiting for each other made
+    each call of 2.8's check 20 times slower (8 s instead of 0.4 s, measured under a load average of 10 on
+    2 cores)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            torch.set_num_threads(threads)
+
+    return wrapper
+
+
+@functools.lru_cache(maxsize=1)
+def _narrow_resnet18_class():
+    """The class of :func:`_narrow_resnet18`, made once (torch is imported lazily in this module)."""
+    import torch
+    from torch import nn
+    from torchvision.models.resnet import BasicBlock
+
+    class NarrowResNet18(nn.Module):
+        """ResNet-18's layout with the channel counts ``CAM_WIDTHS``; the same attribute names as torchvision's."""
+
+        def __init__(self, num_classes: int = 2):
+            super().__init__()
+            first = CAM_WIDTHS[0]
+            self.conv1 = nn.Conv2d(3, first, 7, stride=2, padding=3, bias=False)
+            self.bn1 = nn.BatchNorm2d(first)
+            self.relu = nn.ReLU(inplace=True)
+            self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+            inplanes = first
+            for i, width in enumerate(CAM_WIDTHS):
+                stride = 1 if i == 0 else 2
+                down = None
+                if stride != 1 or inplanes != width:
+                    down = nn.Sequential(nn.Conv2d(inplanes, width, 1, stride=stride, bias=False),
+                                         nn.BatchNorm2d(width))
+                setattr(self, f"layer{i + 1}", nn.Sequential(BasicBlock(inplanes, width, stride, down),
+                                                             BasicBlock(width, width)))
+                inplanes = width
+            self.avgpool = nn.AdaptiveAvgPool2d(1)
+            self.fc = nn.Linear(inplanes, num_classes)
+
+        def forward(self, x):
+            x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+            x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+            return self.fc(torch.flatten(self.avgpool(x), 1))
+
+    return NarrowResNet18
+
+
+def _narrow_resnet18(num_classes: int = 2):
+    """ResNet-18's layout at an eighth of its width (see the comment above ``CAM_SIZE``)."""
+    return _narrow_resnet18_class()(num_classes)
 
 
 def _cam_model(pool: str, seed: int, num_classes: int = 2):
-    """The case's model: ResNet-18 with random weights (``random_state``), in eval mode; ``pool="max"``
-    swaps global average pooling for global max pooling, so layer4's gradient varies over the grid."""
-    import copy
-
+    """The case's model (:func:`_narrow_resnet18`) with random weights (``random_state``), in eval mode;
+    ``pool="max"`` swaps global average pooling for global max pooling, so layer4's gradient varies
+    over the grid."""
     from torch import nn
 
     from .protocol import random_state, shapes_of
 
-    model = copy.deepcopy(_resnet18_template(num_classes))  # torchvision's own init is slow on a CPU
+    model = _narrow_resnet18(num_classes)
     model.load_state_dict(random_state(shapes_of(model), seed))
     if pool == "max":
         model.avgpool = nn.AdaptiveMaxPool2d(1)
     return model.eval()
-
-
-@functools.lru_cache(maxsize=2)
-def _resnet18_template(num_classes: int):
-    return _reference_resnet18(num_classes)
 
 
 def _cam_image(seed: int):
@@ -781,6 +963,26 @@ def _library_cam(model, image, target, grid: bool):
         return cam(input_tensor=image.unsqueeze(0), targets=[ClassifierOutputTarget(int(target))])[0]
 
 
+def _library_variants(model, image, target) -> list:
+    """The reference maps a student's map may match: the library's grid map upsampled in the standard ways
+    (:func:`_upsampled`) and resized by the library's own ``scale_cam_image`` (cv2), as its ``GradCAM`` does
+    at image size; one forward and backward pass."""
+    import torch
+    from pytorch_grad_cam.utils.image import scale_cam_image
+
+    grid = _library_cam(model, image, target, grid=True)
+    full = scale_cam_image(grid[None], target_size=(CAM_SIZE[1], CAM_SIZE[0]))[0]  # cv2 takes (width, height)
+    return _upsampled(torch.from_numpy(grid), CAM_SIZE) + [_minmax(torch.from_numpy(full))]
+
+
+def _bilinear(grid, size):
+    """The grid map upsampled bilinearly (align_corners=False), min-max normalised: :func:`_upsampled`'s second."""
+    import torch.nn.functional as F
+
+    return _minmax(F.interpolate(_minmax(grid)[None, None].float(), size=size, mode="bilinear",
+                                 align_corners=False)[0, 0])
+
+
 def _minmax(m):
     m = m.double()
     m = m - m.min()
@@ -820,33 +1022,80 @@ def _well_posed(model, image, target) -> bool:
     positive = float((family["norelu"] > 0).double().mean())
     if positive < 0.1:
         return False
-    right = _upsampled(family["ok"], CAM_SIZE)[1]
+    right = _bilinear(family["ok"], CAM_SIZE)
     max_head = isinstance(model.avgpool, torch.nn.AdaptiveMaxPool2d)
     mistakes = [k for k in family if k != "ok" and (k != "noavg" or max_head)]
     far = 2 * CAM_MEAN_TOL
-    return all(_cam_distance(_upsampled(family[k], CAM_SIZE)[1], [right])[0] >= far for k in mistakes)
+    return all(_cam_distance(_bilinear(family[k], CAM_SIZE), [right])[0] >= far for k in mistakes)
+
+
+# Weight seeds (the image's seed is the next integer) of draws that :func:`_well_posed` accepts, per run of
+# :data:`_CAM_RUNS`: found once by :func:`_search_cam_pool` (the first 32 accepted of the odd seeds from
+# 1 and from 10_001), verified by tests/test_checks_lab2.py. A case picks one draw per run from the seed,
+# so a check never searches (a search took 2-15 s per case on 2 cores).
+_CAM_POOL = {
+    "max": (1, 7, 15, 17, 29, 33, 35, 43, 47, 49, 59, 65, 79, 81, 85, 91, 95, 99, 105, 109, 111, 125, 127, 129,
+            139, 143, 145, 153, 159, 161, 163, 169),
+    "avg": (10001, 10003, 10005, 10007, 10009, 10013, 10019, 10021, 10025, 10027, 10031, 10035, 10049, 10051,
+            10061, 10065, 10073, 10077, 10083, 10087, 10091, 10093, 10113, 10115, 10117, 10119, 10123, 10127,
+            10129, 10131, 10133, 10135),
+}
+
+
+def _cam_run(pool: str, trainable, weight_seed: int) -> dict:
+    """One run of a case: the model's head and trainable prefixes, its weights' and image's seeds, target 0,
+    and the head's biases set so that the model predicts class 1 by one logit (a map of the prediction is
+    wrong; the biases shift the logits, not the map)."""
+    import torch
+
+    run = {"pool": pool, "trainable": list(trainable), "weights": int(weight_seed), "image": int(weight_seed) + 1,
+           "target": 0}
+    model, image = _cam_model(pool, run["weights"]), _cam_image(run["image"])
+    with torch.no_grad():
+        logits = model(image.unsqueeze(0))[0] - model.fc.bias
+    run["bias"] = [0.0, float(logits[0] - logits[1]) + 1.0]
+    return run
+
+
+def _run_well_posed(run: dict) -> bool:
+    """:func:`_well_posed` for a run of a case."""
+    model, image = _cam_model(run["pool"], run["weights"]), _cam_image(run["image"])
+    _set_bias(model, run["bias"])
+    return _well_posed(model, image, run["target"])
+
+
+def _search_cam_pool(pool: str, start: int, count: int = 32) -> tuple:
+    """The first ``count`` weight seeds ``start, start + 2, ...`` whose draw is well posed (how
+    :data:`_CAM_POOL` was made)."""
+    trainable = dict(_CAM_RUNS)[pool]
+    found, seed = [], start
+    while len(found) < count:
+        if _run_well_posed(_cam_run(pool, trainable, seed)):
+            found.append(seed)
+        seed += 2
+    return tuple(found)
 
 
 def _case_grad_cam(seed: int) -> dict:
-    """Two models (average- and max-pooling head) with weights and an image drawn from the seed. The
-    target is class 0, and the head's biases (which shift the logits but not the map) are set so that
-    the model predicts class 1: a map of the predicted class is wrong. Draws are repeated
-    (deterministically) until the case is well posed (:func:`_well_posed`)."""
-    import torch
+    """Two runs (:data:`_CAM_RUNS`: a max-pooling head with layer4 and fc trainable, then an average-pooling
+    head with the whole body frozen), each a pre-verified draw of :data:`_CAM_POOL` picked by the seed
+    (seed 0: the first of each); the result is cached, so a rerun of the check rebuilds nothing."""
+    import copy
 
+    return copy.deepcopy(_cached_case_grad_cam(int(seed)))
+
+
+@functools.lru_cache(maxsize=8)
+@_one_thread
+def _cached_case_grad_cam(seed: int) -> dict:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
     runs = []
-    for i, pool in enumerate(_CAM_MODELS):
-        for attempt in range(100):
-            weight_seed = 100_000 * int(seed) + 1000 * i + 2 * attempt + 1
-            run = {"pool": pool, "weights": weight_seed, "image": weight_seed + 1, "target": 0}
-            model, image = _cam_model(pool, weight_seed), _cam_image(run["image"])
-            with torch.no_grad():
-                logits = model(image.unsqueeze(0))[0] - model.fc.bias
-            run["bias"] = [0.0, float(logits[0] - logits[1]) + 1.0]  # class 1 wins by one logit
-            _set_bias(model, run["bias"])
-            if _well_posed(model, image, 0):
-                break
-        runs.append(run)
+    for pool, trainable in _CAM_RUNS:
+        draws = _CAM_POOL[pool]
+        index = 0 if seed == 0 else int(rng.integers(len(draws)))
+        runs.append(_cam_run(pool, trainable, draws[index]))
     return {"runs": runs}
 
 
@@ -864,37 +1113,67 @@ def _hooked_modules(model) -> list:
             if any(len(getattr(module, kind, None) or {}) for kind in kinds)]
 
 
+def _cam_title(run: dict) -> str:
+    """The run's model as a verdict names it: its head, and whether its body is frozen."""
+    title = t(f"lab2.cam_model_{run['pool']}")
+    return title + t("lab2.cam_frozen_body") if list(run.get("trainable", [])) == ["fc."] else title
+
+
+@_one_thread
 def _probe_grad_cam(grad_cam, case: dict) -> dict:
     """Probe of task 2.8: the student's map for each run of the case (shape, values or the ``repr`` of
-    what was not an array) and the modules still hooked after each call. As in the notebook's
-    fine-tuned model, only layer4 and fc are trainable."""
+    what was not an array, whether it is a tensor still attached to the graph) and the modules still
+    hooked after each call. The parameters named in the run's ``trainable`` train, the rest is frozen,
+    as in the notebook's models; on a run whose whole body is frozen, an error of the student's code is
+    recorded (and named by the judge), not raised."""
+    import torch
+
     runs = []
     for run in case["runs"]:
         model, image = _cam_model(run["pool"], run["weights"]), _cam_image(run["image"])
         _set_bias(model, run["bias"])
+        trainable = tuple(run["trainable"])
         for name, p in model.named_parameters():
-            p.requires_grad = name.startswith(("layer4.", "fc."))
-        got = grad_cam(model, image.clone(), int(run["target"]))
+            p.requires_grad = name.startswith(trainable)
+        if trainable == ("fc.",):
+            try:
+                got = grad_cam(model, image.clone(), int(run["target"]))
+            except Exception as exc:  # noqa: BLE001 (named by the judge: the frozen body is the likely cause)
+                text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+                runs.append({"error": f"{type(exc).__name__}: {text}".rstrip(": ")})
+                break
+        else:
+            got = grad_cam(model, image.clone(), int(run["target"]))
         shape, values = _as_array(got)
         runs.append({"shape": shape, "values": values, "text": None if values is not None else _repr(got, 100),
+                     "tensor": isinstance(got, torch.Tensor), "type": type(got).__name__[:60],
+                     "attached": bool(isinstance(got, torch.Tensor) and got.requires_grad),
                      "hooked": _hooked_modules(model)})
     return {"runs": runs}
 
 
+@_one_thread
 def _judge_grad_cam(data: dict, case: dict, task: str) -> str:
     import torch
 
     runs = data["runs"]
-    if len(runs) != len(case["runs"]):
+    if len(runs) != len(case["runs"]) and "error" not in runs[-1]:
         raise ValueError(f"{len(runs)} maps, expected {len(case['runs'])}")
     worst = 0.0
     for run, got in zip(case["runs"], runs):
+        title = _cam_title(run)
+        if "error" in got:
+            fail(task, t("lab2.cam_frozen_error", model=title, error=str(got["error"])[:160]))
         if got["hooked"]:
             fail(task, t("lab2.cam_hooks", modules=", ".join(str(m) for m in got["hooked"][:3])))
         values = got["values"]
         if values is None or list(got["shape"]) != list(CAM_SIZE):
             fail(task, t("lab2.cam_shape", size=f"({CAM_SIZE[0]}, {CAM_SIZE[1]})",
                          got=_Raw(got["text"]) if values is None else tuple(got["shape"])))
+        if not got["tensor"]:
+            fail(task, t("lab2.cam_not_tensor", got=str(got["type"])))
+        if got["attached"]:
+            fail(task, t("lab2.cam_attached"))
         values = values.double()
         if not bool(torch.isfinite(values).all()):
             fail(task, t("lab2.cam_finite"))
@@ -902,10 +1181,7 @@ def _judge_grad_cam(data: dict, case: dict, task: str) -> str:
             fail(task, t("lab2.cam_range", lo=float(values.min()), hi=float(values.max())))
         model, image, target = _cam_model(run["pool"], run["weights"]), _cam_image(run["image"]), run["target"]
         _set_bias(model, run["bias"])
-        title = t(f"lab2.cam_model_{run['pool']}")
-        grid = torch.from_numpy(_library_cam(model, image, target, grid=True))
-        variants = _upsampled(grid, CAM_SIZE) + [torch.from_numpy(_library_cam(model, image, target, grid=False))]
-        mean, top = _cam_distance(values, variants)
+        mean, top = _cam_distance(values, _library_variants(model, image, target))
         if mean <= CAM_MEAN_TOL and top <= CAM_MAX_TOL:
             worst = max(worst, mean)
             continue
@@ -925,5 +1201,6 @@ TASK_2_8 = register("2.8", "Task 2.8 grad_cam", ("grad_cam",), _case_grad_cam, _
 @student_check
 def check_grad_cam(grad_cam, task: str = "Task 2.8 grad_cam") -> Verdict:
     """Lab 2: the student's Grad-CAM matches pytorch-grad-cam's on layer4 for the given class, on two
-    ResNet-18s with random weights, and leaves no hooks behind."""
+    narrow ResNet-18s with random weights (the second with its whole body frozen), returns a detached
+    tensor and leaves no hooks behind."""
     return self_check(TASK_2_8, (grad_cam,), task)

@@ -89,15 +89,18 @@ def check_resnext50_32x4d(model, num_classes: int = 100, task: str = "Task 3.1 m
 
 
 def _case_transform(seed: int) -> dict:
-    """A random 32x32 RGB image (uint8, height x width x channels), as CIFAR-100 stores them."""
+    """A random 32x32 RGB image (uint8, height x width x channels), as CIFAR-100 stores them, and a
+    non-square one (24x40), on which ``Resize(size)`` and ``Resize((size, size))`` differ."""
     import numpy as np
     import torch
 
-    return {"image": torch.from_numpy(np.random.default_rng(seed).integers(0, 256, (32, 32, 3), dtype=np.uint8))}
+    rng = np.random.default_rng(seed)
+    return {"image": torch.from_numpy(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)),
+            "wide": torch.from_numpy(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8))}
 
 
 def _probe_transform(transform, size, case: dict) -> dict:
-    """Probe of task 3.2: the transform applied to the case's image as a PIL image, and ``IMAGE_SIZE``."""
+    """Probe of task 3.2: the transform applied to the case's images as PIL images, and ``IMAGE_SIZE``."""
     import torch
     from PIL import Image
 
@@ -105,6 +108,8 @@ def _probe_transform(transform, size, case: dict) -> dict:
     data = {"size": size, "type": type(got).__name__}
     if isinstance(got, torch.Tensor):
         data["out"] = got
+        wide = transform(Image.fromarray(case["wide"].numpy()))
+        data["wide"] = wide if isinstance(wide, torch.Tensor) else None
     return data
 
 
@@ -131,6 +136,16 @@ def _judge_transform(data: dict, case: dict, task: str) -> str:
         fail(task, t("lab3.not_normalized"))
     diff = float((got.to(want.dtype) - want).abs().max())
     if not diff <= 1e-4:  # NaN fails too
+        fail(task, t("lab3.transform_diff", diff=diff))
+    wide, (h, w) = data["wide"], tuple(case["wide"].shape[:2])
+    if not isinstance(wide, torch.Tensor) or tuple(wide.shape) != (3, size, size):
+        fail(task, t("lab3.resize_pair", h=h, w=w, size=size,
+                     got=tuple(wide.shape) if isinstance(wide, torch.Tensor) else type(wide).__name__))
+    reference = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor(),
+                                    transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    want = reference(Image.fromarray(case["wide"].numpy()))
+    diff = float((wide.to(want.dtype) - want).abs().max())
+    if not diff <= 1e-4:
         fail(task, t("lab3.transform_diff", diff=diff))
     return t("lab3.transform_ok", channels=3, size=size)
 

@@ -81,6 +81,8 @@ def _fail_trainable(task: str, params: list, prefixes: tuple) -> None:
     names = ", ".join(p.rstrip(".") for p in prefixes)
     wrong = [n for n, flag in params if flag and not n.startswith(prefixes)]
     frozen = [n for n, flag in params if n.startswith(prefixes) and not flag]
+    if frozen and "" in prefixes:  # "full": every parameter trains
+        fail(task, t("lab4.all_train", first=frozen[0], count=len(frozen)))
     if wrong:
         fail(task, t("lab2.only_these_train", names=names, count=len(wrong), first=wrong[0]))
     if frozen:
@@ -136,7 +138,42 @@ def _probe_make_model(make_model, case: dict) -> dict:
         else:
             entry["out_type"] = type(out).__name__
             break
+    else:
+        data["unknown"] = _call_unknown_arch(make_model, case["num_classes"])
     return data
+
+
+UNKNOWN_ARCH = "unknown_arch"  # not a torchvision model: make_model must raise ValueError for it
+
+
+def _stub_pretrained(arch, *args, **kwargs):
+    """What ``load_pretrained`` returns while :func:`_call_unknown_arch` runs: a small model, nothing loaded."""
+    from torch import nn
+
+    return nn.Sequential(nn.Flatten(), nn.Linear(3, 10))
+
+
+def _call_unknown_arch(make_model, num_classes: int) -> dict:
+    """``make_model(UNKNOWN_ARCH, num_classes)``: ``{"raised": <exception type name> or None, "message": ...}``.
+
+    While it runs, a ``load_pretrained`` in the function's globals (the notebook loads weights with it before
+    choosing the head) returns a small stand-in model, so that a missing ``raise ValueError`` is seen as a
+    returned model instead of an error of the weights' registry; the name is restored in a ``finally``.
+    """
+    namespace = getattr(make_model, "__globals__", None)
+    patched = isinstance(namespace, dict) and "load_pretrained" in namespace
+    saved = namespace["load_pretrained"] if patched else None
+    try:
+        if patched:
+            namespace["load_pretrained"] = _stub_pretrained
+        got = make_model(UNKNOWN_ARCH, num_classes)
+    except Exception as exc:  # noqa: BLE001 (the exception is the result)
+        text = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else ""
+        return {"raised": type(exc).__name__ if not isinstance(exc, ValueError) else "ValueError", "message": text}
+    finally:
+        if patched:
+            namespace["load_pretrained"] = saved
+    return {"raised": None, "message": type(got).__name__[:60]}
 
 
 def _judge_make_model(data: dict, case: dict, task: str) -> str:
@@ -166,7 +203,7 @@ def _judge_make_model(data: dict, case: dict, task: str) -> str:
                          extra=extra[:4] or t("lab1.none")))
         for key, shape in want_shapes.items():
             if list(got_shapes[key]) != list(shape):
-                fail(task, t("lab4.model_shapes", arch=arch, first=f"{key}: {list(shape)} != {list(got_shapes[key])}"))
+                fail(task, t("lab4.model_shapes", arch=arch, name=key, got=list(got_shapes[key]), want=list(shape)))
         reference.load_state_dict(_sorted_state(want_shapes, case["seeds"][arch]), strict=True)
         reference.eval()
         with torch.no_grad():
@@ -175,7 +212,13 @@ def _judge_make_model(data: dict, case: dict, task: str) -> str:
         if not diff <= TOL * max(1.0, float(want.abs().max())):
             fail(task, t("lab4.model_output", arch=arch, diff=diff))
         found.append(f"{arch}.{name} = Linear({in_features}, {n})")
-    return "; ".join(found)
+    unknown = data["unknown"]
+    if unknown["raised"] is None:
+        fail(task, t("lab4.unknown_arch_accepted", arch=UNKNOWN_ARCH, n=n, got=str(unknown["message"])))
+    if unknown["raised"] != "ValueError":
+        fail(task, t("lab4.unknown_arch_error", arch=UNKNOWN_ARCH, n=n,
+                     error=f"{str(unknown['raised'])[:60]}: {str(unknown['message'])[:120]}"))
+    return "; ".join(found) + t("lab4.unknown_arch_ok", arch=UNKNOWN_ARCH)
 
 
 TASK_4_1 = register("4.1", "Task 4.1 make_model", ("make_model",), _case_make_model, _probe_make_model,
@@ -448,9 +491,11 @@ def check_pick_best(pick_best, task: str = "Task 4.4 pick_best") -> Verdict:
 
 
 def _tiny_model():
+    """Task 4.5's model: BatchNorm and Dropout make its train-mode output differ from its eval-mode one."""
     from torch import nn
 
-    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 5))
+    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Dropout(0.5), nn.Linear(4, 5))
 
 
 def _tiny_models(case: dict) -> tuple:
@@ -495,9 +540,13 @@ def _number(value) -> dict:
 def _probe_onnx(max_abs_diff, case: dict) -> dict:
     """Probe of task 4.5: the case's tiny model exported to ONNX (with the library's ``export_onnx``), then
     what ``max_abs_diff(path, model, batch)`` returns for that model, for it with the head's bias shifted,
-    and for a model with other weights."""
+    and for a model with other weights. The models are handed over in train mode (as after training), so
+    the function must switch them to eval itself; the (training, grad enabled) state of every forward call
+    of theirs is recorded."""
     import tempfile
     from pathlib import Path
+
+    import torch
 
     from ..export import export_onnx
 
@@ -506,9 +555,13 @@ def _probe_onnx(max_abs_diff, case: dict) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "tiny.onnx"
         export_onnx(model, batch[:1].clone(), path)
-        return {"got": _number(max_abs_diff(path, model, batch.clone())),
-                "got_other": _number(max_abs_diff(path, other, batch.clone())),
-                "got_changed": _number(max_abs_diff(path, changed, batch.clone()))}
+        calls = []
+        for m in (model, other, changed):
+            m.register_forward_pre_hook(lambda mod, inp: calls.append([mod.training, torch.is_grad_enabled()]))
+        results = {}
+        for key, m in (("got", model), ("got_other", other), ("got_changed", changed)):
+            results[key] = _number(max_abs_diff(path, m.train(), batch.clone()))
+        return {**results, "calls": calls}
 
 
 def _onnx_outputs(case: dict):
@@ -540,6 +593,11 @@ def _judge_onnx(data: dict, case: dict, task: str) -> str:
     onnx_out, (out, out_other, out_changed) = _onnx_outputs(case)
     want, want_other, want_changed = (float(np.abs(onnx_out - o).max()) for o in (out, out_other, out_changed))
     got, got_other, got_changed = data["got"], data["got_other"], data["got_changed"]
+    calls = [(bool(training), bool(grad)) for training, grad in data["calls"]]
+    if any(training for training, _ in calls):
+        fail(task, t("lab4.onnx_eval"))
+    if any(grad for _, grad in calls):
+        fail(task, t("lab4.onnx_no_grad"))
     if not got["float"] or got["value"] is None or not abs(got["value"] - want) <= 1e-6:
         fail(task, t("lab4.onnx_diff", want=want, got=_Repr(got["repr"])))
     value = got_other["value"]
