@@ -134,3 +134,22 @@ def test_in_jupyter_the_todo_is_one_line_and_a_student_error_points_at_the_stude
     shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error[0].traceback))  # without IPython's colours
     assert "labutils" not in shown and "interactiveshell" not in shown
     assert "reshape(2, 2)" in shown and "check_sensitivity_specificity(sensitivity_specificity)" in shown
+
+
+def test_every_checks_module_is_reloaded_after_those_it_imports():
+    """``checks.MODULES`` (the grader's probe cell reloads them in this order) lists every module of the
+    package once, each after the modules of the package it imports; each is under 400 lines."""
+    import ast
+    from pathlib import Path
+
+    from labutils import checks
+
+    folder = Path(checks.__file__).parent
+    files = {p.stem for p in folder.glob("*.py")} - {"__init__"}
+    assert sorted(checks.MODULES) == sorted(files) and len(set(checks.MODULES)) == len(checks.MODULES)
+    for position, name in enumerate(checks.MODULES):
+        source = (folder / f"{name}.py").read_text(encoding="utf-8")
+        assert len(source.splitlines()) < 400, name
+        imported = {node.module.split(".")[0] for node in ast.walk(ast.parse(source))
+                    if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module}
+        assert imported <= set(checks.MODULES[:position]), (name, imported - set(checks.MODULES[:position]))

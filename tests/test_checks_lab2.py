@@ -165,7 +165,7 @@ def test_check_trainable_and_require_trainable_still_work(lab2):
 
 
 def test_self_check_case_is_the_old_toy_problem():
-    from labutils.checks.lab2 import _case_train_loop, _toy_problem
+    from labutils.checks.lab2_loops import _case_train_loop, _toy_problem
 
     model, _, x, y = _toy_problem(0)
     case = _case_train_loop(0)
@@ -357,11 +357,11 @@ def test_grad_cam_of_wrong_size_is_named():
 
 
 def test_grad_cam_case_target_is_not_the_prediction():
-    from labutils.checks import lab2 as impl
+    from labutils.checks import gradcam_reference as impl
 
-    for run in impl._case_grad_cam(3)["runs"]:
-        model, image = impl._cam_model(run["pool"], run["weights"]), impl._cam_image(run["image"])
-        impl._set_bias(model, run["bias"])
+    for run in impl.case_grad_cam(3)["runs"]:
+        model, image = impl.cam_model(run["pool"], run["weights"]), impl.cam_image(run["image"])
+        impl.set_bias(model, run["bias"])
         with torch.no_grad():
             assert int(model(image[None]).argmax()) != run["target"]
 
@@ -532,7 +532,7 @@ def test_2_8_rejects_a_numpy_map():
 
 def test_2_8_case_draws_are_pre_verified():
     """Every draw a case can pick is well posed (each typical mistake separable), so no case searches."""
-    from labutils.checks import lab2 as impl
+    from labutils.checks import gradcam_reference as impl
 
     for pool, trainable in impl._CAM_RUNS:
         for weight_seed in impl._CAM_POOL[pool]:
@@ -540,10 +540,10 @@ def test_2_8_case_draws_are_pre_verified():
 
 
 def test_2_8_cases_differ_between_seeds_and_repeat_for_one():
-    from labutils.checks import lab2 as impl
+    from labutils.checks import gradcam_reference as impl
 
-    cases = [impl._case_grad_cam(seed) for seed in range(6)]
-    assert impl._case_grad_cam(3) == cases[3]
+    cases = [impl.case_grad_cam(seed) for seed in range(6)]
+    assert impl.case_grad_cam(3) == cases[3]
     assert len({str(case["runs"]) for case in cases}) > 3
     assert cases[0]["runs"][-1]["trainable"] == ["fc."]  # the last run freezes the whole body
 

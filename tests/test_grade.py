@@ -2,11 +2,17 @@
 and broken submissions are reported without stopping the others."""
 import csv
 import re
+import subprocess
+import sys
 
 import nbformat
+import pytest
 
+import labutils.grader as grader_package
 from labutils import grade as grader
+from labutils.atomic import write_atomic
 from labutils.grade import LABS, detect_lab
+from labutils.grader.worker import WORKER_COMMAND
 
 from conftest import NOTEBOOKS, SOLUTIONS
 
@@ -82,6 +88,12 @@ MISTAKES = [  # (lab, name, cell marker, old, new, task that must lose its point
      "return tensor * std + mean", "return tensor * mean + std", "3.5"),
     ("04_dog_breeds_strategies", "freeze_leaves_backbone", "def apply_strategy",
      '    if strategy == "full":', '    if strategy in ("full", "freeze"):', "4.2"),
+    # issue 21: mistakes the hints warn about, which the self-checks once let through
+    ("02_chest_xray_finetuning", "confusion_matrix_without_labels", "def sensitivity_specificity",
+     ", labels=[0, 1]).ravel()", ").ravel()", "2.6"),
+    ("02_chest_xray_finetuning", "bincount_without_minlength", "def class_weights", ", minlength=num_classes", "",
+     "2.7"),
+    ("04_dog_breeds_strategies", "unknown_arch_accepted", "def make_model(", "raise ValueError(", "print(", "4.1"),
 ]
 
 
@@ -148,3 +160,30 @@ def test_lab_detection_order(tmp_path):
 def test_cli_reports_missing_path(capsys, tmp_path):
     assert grader.main([str(tmp_path / "nowhere")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_facade_keeps_the_callers_names():
+    """``labutils.grade`` re-exports what the tests and ``labutils.assignments`` import; the package is the grader."""
+    for name in ("grade", "main", "LABS", "GRACE", "RUN_VAR", "Report", "Settings", "detect_lab", "kill_run",
+                 "grade_one", "render", "write_reports", "summarize", "collect", "sandbox_setting"):
+        assert hasattr(grader, name), name
+        assert name == "grade" or getattr(grader, name) is getattr(grader_package, name), name
+    assert grader.sandbox is grader_package.sandbox and callable(grader._run_isolated)
+
+
+def test_the_worker_command_imports_the_worker():
+    """The command each worker process runs (``python -c``) names a function that exists."""
+    assert WORKER_COMMAND.endswith("; worker()")
+    check = WORKER_COMMAND.removesuffix("; worker()") + "; assert callable(worker)"
+    done = subprocess.run([sys.executable, "-c", check], capture_output=True, stdin=subprocess.DEVNULL, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+
+
+def test_atomic_write_replaces_whole_files_and_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "gradebook.csv"
+    write_atomic(target, "old")
+    write_atomic(target, b"new")
+    assert target.read_text() == "new"
+    with pytest.raises(TypeError):
+        write_atomic(target, 42)  # neither text nor bytes: the old file stays
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["gradebook.csv"]

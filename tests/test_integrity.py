@@ -1,9 +1,9 @@
-"""The grader's code scan (labutils.integrity): library copies in Lab 1 and tampering flags, read from
+"""The grader's code scan (labutils.grader.integrity): library copies in Lab 1 and tampering flags, read from
 the submission's text, with no false alarm on the instructor's solutions."""
 import nbformat
 import pytest
 
-from labutils import integrity
+from labutils.grader import integrity
 
 from conftest import SOLUTIONS
 

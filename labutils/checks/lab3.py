@@ -2,14 +2,24 @@
 
 Each graded check is a probe (runs the student's code, returns plain data) and a judge (rebuilds the
 reference from the case and compares), see :mod:`labutils.checks.protocol`. The new head reuses
-Lab 2's ``check_head``; the training loop (task 3.3) reuses Lab 2's probe and judge.
-"""
+Lab 2's ``check_head``; the training loop (task 3.3) reuses Lab 2's probe and judge."""
 from __future__ import annotations
 
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from torchvision import transforms
+from torchvision.models import resnext50_32x4d
+
+from ..data import IMAGENET_MEAN, IMAGENET_STD, normalize
 from ..messages import t
+from .common import fail_state
 from .core import Verdict, fail, student_check
-from .lab2 import _case_train_loop, _judge_train_loop, _probe_train_loop
-from .protocol import register, self_check
+from .lab2_loops import TASK_2_3
+from .protocol import random_state, register, self_check, shapes_of
 
 
 def _as_int(value):
@@ -28,10 +38,6 @@ def _case_resnext(seed: int) -> dict:
 def _probe_resnext(model, case: dict) -> dict:
     """Probe of task 3.1: the model's stages, layer1[0].conv2's groups and width, its ``fc``, and the
     names and shapes of its state_dict (no weights)."""
-    from torch import nn
-
-    from .protocol import shapes_of
-
     stages = [len(getattr(model, f"layer{i}", [])) for i in range(1, 5)]
     first = getattr(model, "layer1")[0] if stages[0] else None
     conv = getattr(first, "conv2", None)
@@ -48,13 +54,6 @@ def _probe_resnext(model, case: dict) -> dict:
 
 
 def _judge_resnext(data: dict, case: dict, task: str) -> str:
-    import torch
-    from torch import nn
-    from torchvision.models import resnext50_32x4d
-
-    from .lab1 import _fail_state
-    from .protocol import shapes_of
-
     n = int(case["num_classes"])
     stages = [int(s) for s in data["stages"]]
     if stages != [3, 4, 6, 3]:
@@ -70,15 +69,15 @@ def _judge_resnext(data: dict, case: dict, task: str) -> str:
     with torch.device("meta"):  # names and shapes only: no memory, no initialization
         reference = resnext50_32x4d(weights=None)
         reference.fc = nn.Linear(2048, n)
-    _fail_state(task, data["shapes"], shapes_of(reference), t("lab1.reference", name="resnext50_32x4d"))
+    fail_state(task, data["shapes"], shapes_of(reference), t("lab1.reference", name="resnext50_32x4d"))
     return t("lab3.resnext_ok", stages=stages, n=n)
 
 
-TASK_3_1 = register("3.1", "Task 3.1 model", ("model",), _case_resnext, _probe_resnext, _judge_resnext)
+TASK_3_1 = register("3.1", _case_resnext, _probe_resnext, _judge_resnext)
 
 
 @student_check
-def check_resnext50_32x4d(model, num_classes: int = 100, task: str = "Task 3.1 model") -> Verdict:
+def check_resnext50_32x4d(model, num_classes: int = 100, task: str = TASK_3_1.label) -> Verdict:
     """Lab 3: the model is ResNeXt-50 32x4d (stages 3-4-6-3, 32 groups of 4 in layer1) with a new head,
     and its state_dict has the names and shapes of torchvision's ``resnext50_32x4d`` with that head."""
     return self_check(TASK_3_1, (model,), task, case={"num_classes": num_classes})
@@ -91,9 +90,6 @@ def check_resnext50_32x4d(model, num_classes: int = 100, task: str = "Task 3.1 m
 def _case_transform(seed: int) -> dict:
     """A random 32x32 RGB image (uint8, height x width x channels), as CIFAR-100 stores them, and a
     non-square one (24x40), on which ``Resize(size)`` and ``Resize((size, size))`` differ."""
-    import numpy as np
-    import torch
-
     rng = np.random.default_rng(seed)
     return {"image": torch.from_numpy(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)),
             "wide": torch.from_numpy(rng.integers(0, 256, (24, 40, 3), dtype=np.uint8))}
@@ -101,9 +97,6 @@ def _case_transform(seed: int) -> dict:
 
 def _probe_transform(transform, size, case: dict) -> dict:
     """Probe of task 3.2: the transform applied to the case's images as PIL images, and ``IMAGE_SIZE``."""
-    import torch
-    from PIL import Image
-
     got = transform(Image.fromarray(case["image"].numpy()))
     data = {"size": size, "type": type(got).__name__}
     if isinstance(got, torch.Tensor):
@@ -114,12 +107,6 @@ def _probe_transform(transform, size, case: dict) -> dict:
 
 
 def _judge_transform(data: dict, case: dict, task: str) -> str:
-    import torch
-    from PIL import Image
-    from torchvision import transforms
-
-    from ..data import IMAGENET_MEAN, IMAGENET_STD
-
     size = data["size"]
     if "out" not in data:
         fail(task, t("lab3.not_tensor", got=str(data["type"])))
@@ -150,12 +137,11 @@ def _judge_transform(data: dict, case: dict, task: str) -> str:
     return t("lab3.transform_ok", channels=3, size=size)
 
 
-TASK_3_2 = register("3.2", "Task 3.2 transform", ("transform", "IMAGE_SIZE"), _case_transform, _probe_transform,
-                    _judge_transform)
+TASK_3_2 = register("3.2", _case_transform, _probe_transform, _judge_transform)
 
 
 @student_check
-def check_transform(transform, size: int, task: str = "Task 3.2 transform") -> Verdict:
+def check_transform(transform, size: int, task: str = TASK_3_2.label) -> Verdict:
     """Lab 3: resize to ``size``×``size``, ToTensor, ImageNet normalization, in that order."""
     return self_check(TASK_3_2, (transform, size), task)
 
@@ -164,8 +150,7 @@ def check_transform(transform, size: int, task: str = "Task 3.2 transform") -> V
 # 3.3 the training loop: Lab 2's probe and judge
 
 
-TASK_3_3 = register("3.3", "Task 3.3 training loop", ("train_one_epoch",), _case_train_loop, _probe_train_loop,
-                    _judge_train_loop)
+TASK_3_3 = register("3.3", TASK_2_3.make_case, TASK_2_3.probe, TASK_2_3.judge)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,18 +163,12 @@ def _predict_model(shapes: dict):
     BatchNorm makes the mode visible in the output: in train mode it normalizes with the batch's
     statistics instead of the (random) running ones, so a predict left in train mode predicts other labels.
     """
-    from torch import nn
-
     hidden, features = shapes["0.weight"]
     classes = shapes["3.weight"][0]
     return nn.Sequential(nn.Linear(features, hidden), nn.BatchNorm1d(hidden), nn.ReLU(), nn.Linear(hidden, classes))
 
 
 def _case_predict(seed: int, n: int = 48, features: int = 8, hidden: int = 16, classes: int = 5) -> dict:
-    import torch
-
-    from .protocol import shapes_of
-
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn(n, features, generator=gen)
     y = torch.randint(0, classes, (n,), generator=gen)
@@ -198,8 +177,6 @@ def _case_predict(seed: int, n: int = 48, features: int = 8, hidden: int = 16, c
 
 
 def _reference_predict_model(case: dict):
-    from .protocol import random_state
-
     model = _predict_model(case["shapes"])
     model.load_state_dict(random_state(case["shapes"], case["seed"]), strict=True)
     return model
@@ -208,10 +185,6 @@ def _reference_predict_model(case: dict):
 def _probe_predict(predict, case: dict) -> dict:
     """Probe of task 3.4: ``predict(model, loader, cpu)`` on the case's model (left in train mode) and data;
     what it returned, and the (training, grad enabled) state that every forward call saw."""
-    import numpy as np
-    import torch
-    from torch.utils.data import DataLoader, TensorDataset
-
     model = _reference_predict_model(case)
     calls = []
     model.register_forward_pre_hook(lambda m, inp: calls.append([m.training, torch.is_grad_enabled()]))
@@ -227,14 +200,10 @@ def _probe_predict(predict, case: dict) -> dict:
 
 
 def _same_values(got, want) -> bool:
-    import torch
-
     return isinstance(got, torch.Tensor) and tuple(got.shape) == tuple(want.shape) and bool((got == want).all())
 
 
 def _judge_predict(data: dict, case: dict, task: str) -> str:
-    import torch
-
     if data["pair"] is not True:
         fail(task, t("lab3.predict_return"))
     if "y_true" not in data or "y_pred" not in data:
@@ -256,11 +225,11 @@ def _judge_predict(data: dict, case: dict, task: str) -> str:
     return t("lab3.predict_ok", n=len(want))
 
 
-TASK_3_4 = register("3.4", "Task 3.4 predict", ("predict",), _case_predict, _probe_predict, _judge_predict)
+TASK_3_4 = register("3.4", _case_predict, _probe_predict, _judge_predict)
 
 
 @student_check
-def check_predict(predict, task: str = "Task 3.4 predict") -> Verdict:
+def check_predict(predict, task: str = TASK_3_4.label) -> Verdict:
     """Lab 3: eval mode, no gradients, ``torch.max`` over dim 1, true and predicted labels as NumPy arrays."""
     return self_check(TASK_3_4, (predict,), task)
 
@@ -274,18 +243,12 @@ _DENORM_CASES = (("batch", "lab3.case_batch"), ("image", "lab3.case_image"))
 
 def _case_denormalize(seed: int) -> dict:
     """ImageNet-normalized random images: a batch [4, 3, 8, 8] and one image [3, 8, 8]."""
-    import torch
-
-    from ..data import normalize
-
     x = torch.rand(4, 3, 8, 8, generator=torch.Generator().manual_seed(seed))
     return {"batch": normalize(x), "image": normalize(x[0])}
 
 
 def _probe_denormalize(denormalize, case: dict) -> dict:
     """Probe of task 3.5: ``denormalize`` of each of the case's normalized tensors (or the type it returned)."""
-    import torch
-
     data = {}
     for key, _ in _DENORM_CASES:
         got = denormalize(case[key].clone())
@@ -294,10 +257,6 @@ def _probe_denormalize(denormalize, case: dict) -> dict:
 
 
 def _judge_denormalize(data: dict, case: dict, task: str) -> str:
-    import torch
-
-    from ..data import IMAGENET_MEAN, IMAGENET_STD
-
     mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1)
     std = torch.tensor(IMAGENET_STD).view(3, 1, 1)
     for key, label_key in _DENORM_CASES:
@@ -315,11 +274,10 @@ def _judge_denormalize(data: dict, case: dict, task: str) -> str:
     return t("lab3.denorm_ok")
 
 
-TASK_3_5 = register("3.5", "Task 3.5 denormalize", ("denormalize",), _case_denormalize, _probe_denormalize,
-                    _judge_denormalize)
+TASK_3_5 = register("3.5", _case_denormalize, _probe_denormalize, _judge_denormalize)
 
 
 @student_check
-def check_denormalize(denormalize, task: str = "Task 3.5 denormalize") -> Verdict:
+def check_denormalize(denormalize, task: str = TASK_3_5.label) -> Verdict:
     """Lab 3: ``denormalize`` inverts ImageNet normalization for one image and for a batch."""
     return self_check(TASK_3_5, (denormalize,), task)

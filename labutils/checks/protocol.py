@@ -21,11 +21,20 @@ the reference's on inputs it could not know fails.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib
+import math
 import numbers
+import secrets
+import sys
 from dataclasses import dataclass
 from typing import Callable
 
-from ..messages import t
+import numpy as np
+import torch
+
+from .. import course
+from ..messages import t, task_label
 from .core import CheckFailed, Verdict, passed, unfinished_verdict
 
 MAX_ITEMS = 100_000  # elements of a list/dict in a probe's result, against a result that fills memory
@@ -36,8 +45,8 @@ class Task:
     """One graded task: its label, the notebook names the grader passes, and its three halves."""
 
     number: str                        # "1.1"
-    label: str                         # default task label of the check, e.g. "Task 1.1 ResidualBlock"
-    names: tuple[str, ...]             # notebook globals the grader passes to ``probe``, in order
+    label: str                         # the course table's label, e.g. "Task 1.1 ResidualBlock"
+    names: tuple[str, ...]             # notebook globals the grader passes to ``probe``, in order (the table's)
     make_case: Callable[[int], dict]
     probe: Callable[..., dict]
     judge: Callable[[dict, dict, str], str]
@@ -46,9 +55,14 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 
-def register(number: str, label: str, names: tuple[str, ...], make_case, probe, judge) -> Task:
-    """Add a task to :data:`TASKS` (each lab's check module registers its own)."""
-    task = Task(number, label, tuple(names), make_case, probe, judge)
+def register(number: str, make_case, probe, judge) -> Task:
+    """Add task ``number``'s three halves to :data:`TASKS` (each lab's check modules register their own).
+
+    Its label (``"Task 1.1 ResidualBlock"``) and the notebook names its probe reads come from the
+    course's table (:func:`labutils.course.task`); an unknown number raises ``KeyError``.
+    """
+    row = course.task(number)
+    task = Task(number, row.label, row.names, make_case, probe, judge)
     TASKS[number] = task
     return task
 
@@ -59,9 +73,6 @@ def plain(value, where: str = "result"):
     Tensors are detached, moved to the CPU and copied; numpy arrays become tensors and numpy
     scalars Python numbers; tuples become lists. Anything else raises ``TypeError`` naming ``where``.
     """
-    import numpy as np
-    import torch
-
     if value is None or isinstance(value, bool):
         return bool(value) if value is not None else None
     if isinstance(value, str):
@@ -100,10 +111,6 @@ def random_state(shapes: dict, seed: int) -> dict:
     ``num_batches_tracked`` zero, so that a deep network's activations stay finite and BatchNorm is
     not a no-op. A probe and a judge that call this with the same case build the same weights.
     """
-    import math
-
-    import torch
-
     gen = torch.Generator().manual_seed(int(seed))
     state = {}
     for name, shape in shapes.items():
@@ -186,14 +193,6 @@ def assert_task(number: str, namespace: dict, seed: int | None = None) -> None:
     to stderr (warnings, progress bars) goes to stdout: nbgrader scores a test cell with any stderr
     output as failed.
     """
-    import contextlib
-    import importlib
-    import secrets
-    import sys
-
-    from ..messages import task_label
-    from .core import CheckFailed, Verdict
-
     importlib.import_module(__package__)  # registers every lab's tasks in TASKS
     if number not in TASKS:
         raise KeyError(f"unknown task {number!r}; known: {', '.join(sorted(TASKS))}")

@@ -1,13 +1,14 @@
-"""What the grader reads in a submission's code without running it (used by :mod:`labutils.grade`).
+"""What the grader reads in a submission's code without running it (used by :mod:`labutils.grader.kernel`).
 
 The grader holds each submission's text before any kernel starts; what is found here cannot be
 changed by anything the notebook does when it runs.
 
 * :func:`student_cells`: the code the student wrote, i.e. the code cells whose text is not a cell of
   the released notebook (``notebooks/<lab>.ipynb``).
-* :func:`library_copies` (Lab 1): a graded class or factory whose own code uses torchvision's ResNet
-  implementation (subclassing or aliasing ``BasicBlock``/``Bottleneck``/``ResNet``, borrowing their
-  methods, or a factory returning torchvision's model). The task scores 0 with a verdict saying why.
+* :func:`library_copies` (Lab 1's tasks marked ``from_scratch`` in :mod:`labutils.course`): a graded
+  class or factory whose own code uses torchvision's ResNet implementation (subclassing or aliasing
+  ``BasicBlock``/``Bottleneck``/``ResNet``, borrowing their methods, or a factory returning
+  torchvision's model). The task scores 0 with a verdict saying why.
 * :func:`tamper_flags`: code that reaches into the interpreter or other processes (``sys.modules``,
   builtins, import hooks, IPython event hooks or ``set_custom_exc``, labutils' objects, signals,
   ``fork``/``setsid``, ``ctypes``). Flags do not change a score: they mark the submission for review.
@@ -17,18 +18,23 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from .messages import t
+import nbformat
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+from .. import course
+from ..messages import t
 
-# Lab 1: a graded name -> its task
-_LAB1_GRADED = {"ResidualBlock": "1.1", "Bottleneck": "1.2", "ResNet": "1.3", "ResNet18": "1.4", "ResNet34": "1.4",
-                "ResNet50": "1.4", "ResNeXt50_32x4d": "1.4"}
+NOTEBOOKS = course.NOTEBOOKS
 # torchvision's implementation of what Lab 1 has students write, by qualified name
 _TV_RESNET = ("torchvision.models.resnet.", "torchvision.models.ResNet", "torchvision.models.resnet18",
               "torchvision.models.resnet34", "torchvision.models.resnet50", "torchvision.models.resnext50_32x4d",
               "torchvision.models.get_model", "torchvision.models.resnet")
-_TV_COPY_LABS = ("01_residual_networks",)
+
+
+def scratch_names(lab: str) -> dict[str, str]:
+    """Graded name -> its task, for the tasks of ``lab`` written without torchvision's ResNet code
+    (``from_scratch`` in :mod:`labutils.course`); empty for a lab without such tasks or not in the course."""
+    tasks = next((one.tasks for one in course.LABS if one.stem == lab), ())
+    return {name: task.number for task in tasks if task.from_scratch for name in task.names}
 
 
 def _normal(source: str) -> str:
@@ -37,8 +43,6 @@ def _normal(source: str) -> str:
 
 def released_sources(lab: str, folder: Path = NOTEBOOKS) -> set[str]:
     """The code cells' texts of the released notebook of ``lab`` (empty when it is not there)."""
-    import nbformat
-
     path = folder / f"{lab}.ipynb"
     if not path.is_file():
         return set()
@@ -129,8 +133,10 @@ def _bound_names(node) -> list[str]:
 
 
 def library_copies(nb, lab: str, folder: Path = NOTEBOOKS) -> dict[str, str]:
-    """Task -> verdict for each Lab 1 task whose graded code the student wrote with torchvision's ResNet code."""
-    if lab not in _TV_COPY_LABS:
+    """Task -> verdict for each ``from_scratch`` task whose graded code the student wrote with torchvision's
+    ResNet code."""
+    graded = scratch_names(lab)
+    if not graded:
         return {}
     names, found = _Names(), {}
     own = {i for i, _ in student_cells(nb, lab, folder)}
@@ -145,8 +151,8 @@ def library_copies(nb, lab: str, folder: Path = NOTEBOOKS) -> dict[str, str]:
             continue
         for node in tree.body:
             for bound in _bound_names(node):
-                task = _LAB1_GRADED.get(bound)
-                used = _tv_used(node, names, set(_LAB1_GRADED) - {bound}) if task else None
+                task = graded.get(bound)
+                used = _tv_used(node, names, set(graded) - {bound}) if task else None
                 if used and task not in found:
                     found[task] = t("integrity.copy", name=bound, used=used, cell=index)
     return found

@@ -1,5 +1,5 @@
-"""Where a submission's kernel runs, and how everything it started is found and killed (used by
-:mod:`labutils.grade`).
+"""Where a submission's kernel runs, and how everything it started is found and killed (used by the
+grader's kernel and worker, :mod:`labutils.grader.kernel` and :mod:`labutils.grader.worker`).
 
 * Every process a submission starts carries ``LABUTILS_GRADE_RUN=<run id>`` in its environment, so
   :func:`kill_run` finds it through ``/proc`` even after ``setsid`` or when orphaned.
@@ -22,6 +22,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from ..course import ROOT
 
 RUN_VAR = "LABUTILS_GRADE_RUN"  # in the environment of every process a submission starts (see kill_run)
 POLL = 0.25  # seconds between two looks at a submission's processes (Limits)
@@ -231,7 +233,7 @@ def bwrap_argv(work: Path, kernel_dir: Path, hidden: list[Path], command: list[s
     code, the Python installation, ``sys.path``) are mounted back read-only where ``/tmp`` or a hidden
     folder covers them, and ``work`` and ``kernel_dir`` are mounted last, so they are seen wherever they are.
     """
-    needed = {Path(p).resolve() for p in [Path(__file__).resolve().parent.parent, sys.prefix, sys.base_prefix,
+    needed = {Path(p).resolve() for p in [ROOT, sys.prefix, sys.base_prefix,
                                           *[p for p in sys.path if p]] if Path(p).exists()}
     covers = [Path("/tmp")] + [h.resolve() for h in hidden]
     argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--unshare-all",
