@@ -10,6 +10,9 @@ from nbclient.exceptions import CellExecutionError
 from labutils import assignments
 from labutils.assignments import (ANSWER_STUB, LANGUAGE_INFO, MAX_WIDTH, AssignmentError, answer_regions, build,
                                   build_notebook, check, clean, hint_problems, strip_solutions)
+from labutils.authoring import build as build_steps
+from labutils.authoring import lint
+from labutils.authoring.regions import Region, scan
 
 from conftest import NOTEBOOKS, ROOT, SOLUTIONS
 
@@ -82,6 +85,104 @@ def test_answers_are_stripped_from_markdown():
     assert student.endswith("**Ответ 1.**\n" + ANSWER_STUB)
     with pytest.raises(AssignmentError, match="never closed"):
         answer_regions("### BEGIN SOLUTION\nответ", "demo cell 0")
+
+
+# --- the authoring pipeline, one step at a time (labutils.authoring) ---------------------------
+
+TWO_REGIONS = """x = 0
+    # TODO: Задание 9.1 (a) — первое
+    ### BEGIN SOLUTION
+    a = 1
+    ### END SOLUTION
+# комментарий
+# TODO: Задание 9.2 (b) — второе,
+#   на двух строках
+### BEGIN SOLUTION
+b = 2
+### END SOLUTION
+y = 3"""
+
+
+def test_scanner_finds_each_region_with_its_hint_indent_and_lines():
+    first, second = scan(TWO_REGIONS, "demo cell 0")
+    assert first == Region(2, 4, "    ", ["    a = 1"], "Задание 9.1 (a) — первое")
+    assert second == Region(8, 10, "", ["b = 2"], "Задание 9.2 (b) — второе, на двух строках")
+    out = strip_solutions(TWO_REGIONS)
+    assert out.splitlines() == ["x = 0", "    # TODO: Задание 9.1 (a) — первое",
+                                '    raise NotImplementedError("Задание 9.1: впишите решение")', "# комментарий",
+                                "# TODO: Задание 9.2 (b) — второе,", "#   на двух строках",
+                                'raise NotImplementedError("Задание 9.2: впишите решение")', "y = 3"]
+
+
+def test_scanner_stops_a_hint_at_the_previous_region():
+    """A region right after another has no hint of its own, even though the END marker is a comment."""
+    source = ("# TODO: Задание 9.1 x\n### BEGIN SOLUTION\na = 1\n### END SOLUTION\n"
+              "### BEGIN SOLUTION\nb = 2\n### END SOLUTION")
+    with pytest.raises(AssignmentError, match="line 5: '### BEGIN SOLUTION' needs a '# TODO"):
+        scan(source, "demo cell 0")
+
+
+def test_scanner_words_a_nested_begin_by_kind():
+    nested = "# TODO: Задание 9.1 x\n### BEGIN SOLUTION\na\n### BEGIN SOLUTION\nb\n### END SOLUTION"
+    with pytest.raises(AssignmentError, match="line 4: nested"):
+        scan(nested, "demo cell 0", "solution")
+    with pytest.raises(AssignmentError, match="line 2: '### BEGIN SOLUTION' is never closed"):
+        scan(nested, "demo cell 0", "answer")
+    answer = ["Чтобы градиент проходил к ранним слоям без затухания."]
+    assert [r.body for r in scan(ANSWERED, kind="answer")] == [answer]
+    assert scan(ANSWERED, kind="answer")[0].hint is None
+
+
+@pytest.mark.parametrize("step, cell_type, changed", [
+    (build_steps.stub_answers, "markdown", True), (build_steps.stub_answers, "code", False),
+    (build_steps.stub_solutions, "code", True), (build_steps.stub_solutions, "markdown", False),
+    (build_steps.clear_outputs, "code", True), (build_steps.clear_outputs, "markdown", False),
+])
+def test_each_cell_step_changes_only_its_own_cells(step, cell_type, changed):
+    source = ANSWERED if cell_type == "markdown" else SOLVED
+    make = nbformat.v4.new_markdown_cell if cell_type == "markdown" else nbformat.v4.new_code_cell
+    cell = make(source)
+    if cell_type == "code":
+        cell.outputs, cell.execution_count = [nbformat.v4.new_output("stream", text="3")], 1
+        cell.metadata["execution"] = {"iopub.status.busy": "2024-01-01"}
+    before = json.dumps(cell, sort_keys=True)
+    step(cell, "demo cell 0")
+    assert (json.dumps(cell, sort_keys=True) != before) == changed
+    if changed and step is build_steps.stub_answers:
+        assert cell.source.endswith(ANSWER_STUB) and "затухания" not in cell.source
+    if changed and step is build_steps.stub_solutions:
+        assert "total = a + b" not in cell.source and cell.outputs  # outputs are another step's concern
+    if changed and step is build_steps.clear_outputs:
+        assert cell.outputs == [] and cell.execution_count is None and "execution" not in cell.metadata
+        assert cell.source == SOLVED
+
+
+def test_notebook_steps_write_kernel_and_lab():
+    nb = nbformat.v4.new_notebook()
+    for step in build_steps.NOTEBOOK_STEPS:
+        step(nb, "solutions/09_demo.ipynb")
+    assert nb.metadata.kernelspec == build_steps.KERNELSPEC and nb.metadata.language_info == LANGUAGE_INFO
+    assert nb.metadata.labutils == {"lab": "09_demo"}
+    assert build_steps.CELL_STEPS == (build_steps.stub_answers, build_steps.stub_solutions, build_steps.clear_outputs)
+
+
+def test_build_reports_the_first_bad_cell_in_notebook_order(tmp_path):
+    """Cell steps run cell by cell, so a bad answer in cell 0 is named before a bad region in cell 1."""
+    path = _write(tmp_path, "09_demo.ipynb", ["# TODO: Задание 9.1 x\n### BEGIN SOLUTION\nx = 1"],
+                  markdown="### BEGIN SOLUTION\nответ")
+    with pytest.raises(AssignmentError, match="cell 0, line 1"):
+        build_notebook(path)
+
+
+def test_lint_rules_alone(tmp_path):
+    wide = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 1\n" + "y" * (MAX_WIDTH + 1))])
+    assert lint.too_wide("demo.ipynb", wide) == [f"demo.ipynb cell 0, line 2: {MAX_WIDTH + 1} characters, "
+                                                 f"more than {MAX_WIDTH}; wrap it"]
+    other = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 2")])
+    assert lint.stale("s.ipynb", "n.ipynb", wide, wide) == []
+    assert lint.stale("s.ipynb", "n.ipynb", other, wide) == [
+        "n.ipynb cell 0: stale, differs from what s.ipynb builds; run python -m labutils.assignments build"]
+    assert lint.hygiene("n.ipynb", wide) == ["n.ipynb: kernelspec is None, expected 'python3'"]
 
 
 @pytest.mark.parametrize("source, message", [

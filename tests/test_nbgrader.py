@@ -19,9 +19,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from labutils import assignments
+from labutils import assignments, course as course_table
 from labutils import grade as grader
 from labutils.grade import LABS
+from labutils.authoring import nbgrader as export
 
 ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = ROOT / "solutions"
@@ -60,6 +61,35 @@ def _code(cells) -> list[tuple[str, str]]:
 
 def _tests(nb) -> list:
     return [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id", "").startswith("test_")]
+
+
+def test_checked_tasks_come_from_the_course_table():
+    """A self-check call names its task: its ``task=`` argument, else the lab's row whose check it is."""
+    assert export.checked_tasks("checks.check_train_loop(train_one_epoch)", course_table.lab(2)) == ["2.3"]
+    assert export.checked_tasks("checks.check_train_loop(train_one_epoch)", course_table.lab(3)) == ["3.3"]
+    assert export.checked_tasks('check_predict(predict, task="Задание 3.4 predict")', course_table.lab(1)) == ["3.4"]
+    assert export.checked_tasks("checks.check_same_as_torchvision(a, b)\ncheck_head(f)", course_table.lab(2)) == ["2.1"]
+    assert export.checked_tasks("%time checks.check_head(f)", course_table.lab(2)) == []
+
+
+def test_grade_ids_and_test_cells_alone():
+    unique = export._GradeIds()
+    assert [unique("task_1_1"), unique("task_1_1"), unique("cell-x")] == ["task_1_1", "task_1_1-2", "cell-x"]
+    assert export.id_part("test-2.3 é") == "test-2_3__"
+    lab = course_table.lab(3)
+    cells_of = {t.number: [i] for i, t in enumerate(lab.tasks)}
+    # 3.1's check runs after its solution (cell 4); 3.2's runs before (cell 0, ignored) and after (cell 3)
+    after = export.autograded_tests(Path("03.ipynb"), lab, export._GradeIds(), cells_of, {"3.1": [4], "3.2": [0, 3]})
+    assert {i: [c.id for c in cells] for i, cells in after.items()} == {
+        4: ["test-3_1", "test-3_5"], 3: ["test-3_2", "test-3_4"], 2: ["test-3_3"]}
+    assert after[4][1].metadata["nbgrader"]["points"] == course_table.task("3.5").points
+
+
+def test_authoring_does_not_import_the_grader():
+    code = ("import sys, labutils.assignments, labutils.authoring.nbgrader; "
+            "print(sorted(m for m in sys.modules if m.startswith(('labutils.grade', 'labutils.checks'))))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
 
 
 def test_export_metadata(course):

@@ -16,7 +16,8 @@ program can see of one that says which code to write:
 * :func:`walkthrough` — numbered steps that name the calls of (nearly) every statement of the
   solution, one step after another.
 
-Each returns plain findings; :func:`region_problems` words them for ``assignments check``.
+Each returns plain findings; :func:`region_problems` words them for ``assignments check``
+(:mod:`labutils.authoring.lint` applies them to every hint of a notebook).
 """
 from __future__ import annotations
 
