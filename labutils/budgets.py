@@ -15,6 +15,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import torch
+from torch import nn
+from torchvision.models import get_model
+
+from .fastpath import fast_path
+from .training import time_steps
+
 # Lab 4: the guide's input size and patience, and the CPU budget (image side in pixels). Like for
 # like: within a budget every strategy gets the same epoch cap and the same early-stopping rule
 # (the guide gave 15 / 15 / 20 epochs to freeze / partial / full; its longest, 20, is the cap here)
@@ -114,9 +121,6 @@ PHASES = {"01": lab1_phases, "02": lab2_phases, "03": lab3_phases, "04": lab4_ph
 
 
 def _model(arch: str, train: str | None):
-    import torch
-    from torchvision.models import get_model
-
     torch.manual_seed(0)
     model = get_model(arch, weights=None, num_classes=10)
     if train not in (None, "all"):
@@ -128,12 +132,6 @@ def _model(arch: str, train: str | None):
 
 def measure(phase: Phase, device="cpu", steps: int = 2) -> float:
     """Seconds of one step of ``phase``'s kind on ``device`` with the fast path (median of ``steps``)."""
-    import torch
-    from torch import nn
-
-    from .fastpath import fast_path
-    from .training import time_steps
-
     cfg = (fast_path(device, scaler=phase.scaler) if phase.fast
            else fast_path(device, amp=False, channels_last=False))
     model = cfg.prepare(_model(phase.arch, phase.train).to(cfg["device"]))

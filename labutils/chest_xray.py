@@ -11,7 +11,14 @@ import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import numpy as np
+from PIL import Image
+
+from . import fetch
+from .archives import CorruptArchiveError, extract_zip
 from .messages import t
+from .registry import CHEST_XRAY_CLASSES
+from .runtime import cache_counterpart, data_root, is_smoke, smoke_notice, writable_path
 from .standins import MARKER, _check_target, _params, class_pattern
 
 CHEST_XRAY_ENV = "LABUTILS_CHEST_XRAY"
@@ -56,11 +63,11 @@ def chest_xray_patient(path) -> str | None:
 def describe_unnamed(unnamed: Sequence[str], limit: int = UNNAMED_LISTED) -> str:
     """The report on files whose names carry no patient id: their count and names, at most ``limit`` (Lab 2)."""
     if not unnamed:
-        return t("datasets.unnamed_none")
-    lines = [t("datasets.unnamed_count", n=len(unnamed))]
+        return t("chest_xray.unnamed_none")
+    lines = [t("chest_xray.unnamed_count", n=len(unnamed))]
     lines += [f"  {path}" for path in unnamed[:limit]]
     if len(unnamed) > limit:
-        lines.append(t("datasets.unnamed_more", n=len(unnamed) - limit))
+        lines.append(t("chest_xray.unnamed_more", n=len(unnamed) - limit))
     return "\n".join(lines)
 
 
@@ -86,8 +93,6 @@ def chest_xray_patients(samples: Sequence[tuple[str, int]], *, report: bool = Tr
 
 
 def _looks_like_chest_xray(root: Path) -> bool:
-    from .registry import CHEST_XRAY_CLASSES
-
     return all((root / "train" / c).is_dir() for c in CHEST_XRAY_CLASSES)
 
 
@@ -101,16 +106,12 @@ def chest_xray_root(path=None) -> Path:
     (a shared classroom copy), the extraction and the stand-in go to its per-user counterpart
     (:func:`labutils.runtime.writable_path`).
     """
-    from .archives import CorruptArchiveError, extract_zip
-    from .fetch import download, set_aside_damaged
-    from .runtime import cache_counterpart, data_root, is_smoke, smoke_notice, writable_path
-
     given = path or os.environ.get(CHEST_XRAY_ENV)
     if given:
         root = Path(given).expanduser()
         if not _looks_like_chest_xray(root):
-            source = t("datasets.source_argument") if path else CHEST_XRAY_ENV
-            raise FileNotFoundError(t("datasets.not_xray", root=root, source=source))
+            source = t("chest_xray.source_argument") if path else CHEST_XRAY_ENV
+            raise FileNotFoundError(t("chest_xray.not_xray", root=root, source=source))
         return root
     if is_smoke():
         root = writable_path(data_root() / "smoke" / "chest_xray")  # per-user when the data folder is read-only
@@ -121,20 +122,20 @@ def chest_xray_root(path=None) -> Path:
                   "test": ({"NORMAL": 4, "PNEUMONIA": 9}, {"NORMAL": 101, "PNEUMONIA": 20}, 7)}
         for split, (patients, first_ids, seed) in layout.items():
             make_chest_xray_folder(root / split, patients, first_ids=first_ids, seed=seed)
-        smoke_notice(t("datasets.xray_standin", root=root), once_key="chest_xray")
+        smoke_notice(t("chest_xray.standin", root=root), once_key="chest_xray")
         return root
     extracted = data_root() / "chest_xray" / "extracted"
     for found in dict.fromkeys((extracted, cache_counterpart(extracted))):
         if _looks_like_chest_xray(found / "chest_xray"):  # already extracted, possibly read-only
             return found / "chest_xray"
-    archive = download("chest_xray")
+    archive = fetch.download("chest_xray")
     extracted = writable_path(extracted)  # per-user when the data folder is read-only
     root = extracted / "chest_xray"
-    print(t("datasets.extracting_xray", archive=archive, dest=extracted))
+    print(t("chest_xray.extracting", archive=archive, dest=extracted))
     try:
         extract_zip(archive, extracted, keep=lambda name: name.startswith("chest_xray/") and not name.endswith("/"))
     except CorruptArchiveError:
-        set_aside_damaged(archive, "chest_xray")  # so that "download it again" really downloads it
+        fetch.set_aside_damaged(archive, "chest_xray")  # so that "download it again" really downloads it
         raise
     except FileExistsError:
         if not _looks_like_chest_xray(root):  # else another process (a classmate) has just extracted it
@@ -151,8 +152,6 @@ def _xray_standin(label: int, n_classes: int, h: int, w: int, rng):
     """One stand-in X-ray: the class pattern (:func:`class_pattern`) only inside :data:`SIGNAL_BOX`, the
     same class-independent texture (noisy diagonal stripes of a random phase) everywhere else, so a
     model can only tell the classes apart by the centre and its Grad-CAM should look there."""
-    import numpy as np
-
     yy, xx = np.meshgrid(np.linspace(0, 1, h), np.linspace(0, 1, w), indexing="ij")
     texture = 0.5 + 0.2 * np.sin(2 * np.pi * 3.0 * (xx + yy) + rng.uniform(0, 2 * np.pi))
     image = np.clip(texture + rng.normal(0.0, 0.08, size=(h, w)), 0.0, 1.0)
@@ -176,15 +175,12 @@ def make_chest_xray_folder(root, patients: Mapping[str, int], *, images_per_pati
     only inside :data:`SIGNAL_BOX` (the central half of each side), the rest is class-independent. Same settings,
     same bytes; a folder holding anything else is never written into.
     """
-    import numpy as np
-    from PIL import Image
-
     classes = list(patients)
     if classes != ["NORMAL", "PNEUMONIA"]:
-        raise ValueError(t("standins.patients", got=classes))
+        raise ValueError(t("chest_xray.patients", got=classes))
     lo, hi = images_per_patient
     if not 1 <= lo <= hi:
-        raise ValueError(t("standins.per_patient", got=images_per_patient))
+        raise ValueError(t("chest_xray.per_patient", got=images_per_patient))
     first_ids = {name: 1 for name in classes} | dict(first_ids or {})
     root = Path(root)
     params = _params(patients, "L", size_range, ".jpeg", seed) | {

@@ -5,10 +5,21 @@ Its class and superclass names, its locator (:func:`cifar100`) and its smoke-mod
 """
 from __future__ import annotations
 
+import os
+import pickle
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+from PIL import Image
+from torchvision import datasets as tv_datasets
+
+from . import fetch
+from .archives import extract_tar
 from .messages import t
+from .runtime import cache_counterpart, data_root, file_lock, is_smoke, smoke_notice, writable_path
 from .standins import class_pattern
 
 # The 20 superclasses of CIFAR-100 and their 5 classes each, as listed on the dataset's page
@@ -41,12 +52,10 @@ CIFAR100_CLASSES = sorted(name for names in CIFAR100_SUPERCLASSES.values() for n
 
 def superclass_index(classes: Sequence[str]):
     """For each class name, the index of its CIFAR-100 superclass in ``CIFAR100_SUPERCLASSES`` (Lab 3)."""
-    import numpy as np
-
     lookup = {fine: i for i, names in enumerate(CIFAR100_SUPERCLASSES.values()) for fine in names}
     unknown = [c for c in classes if c not in lookup]
     if unknown:
-        raise KeyError(t("datasets.unknown_cifar", names=unknown[:5]))
+        raise KeyError(t("cifar100.unknown_classes", names=unknown[:5]))
     return np.array([lookup[c] for c in classes])
 
 
@@ -56,8 +65,6 @@ def cifar100_archive_superclasses(root=None) -> dict[str, list[str]]:
     ``root`` is the folder holding ``cifar-100-python/``; without it, or when it lacks that folder
     (a shared read-only data folder), the copy :func:`cifar100` uses is read.
     """
-    import pickle
-
     base = _extracted_folder(root)
     with open(base / "meta", "rb") as f:
         meta = pickle.load(f, encoding="latin1")
@@ -74,8 +81,6 @@ CIFAR100_FOLDER = "cifar-100-python"  # the folder the archive holds and torchvi
 
 def _cifar100_roots(root=None) -> list[Path]:
     """Folders that may hold ``cifar-100-python/``: ``root`` or ``data/cifar100``, then its per-user counterpart."""
-    from .runtime import cache_counterpart, data_root
-
     first = Path(root) if root is not None else data_root() / "cifar100"
     second = cache_counterpart(first)
     return [first] if second == first else [first, second]
@@ -91,15 +96,13 @@ def _extracted_folder(root=None) -> Path:
 def _load_extracted(root: Path, train: bool, transform, *, quiet: bool = False):
     """torchvision's CIFAR100 read from ``root/cifar-100-python``, or None when that folder is absent
     or fails torchvision's own MD5 check of its files (Lab 3)."""
-    from torchvision import datasets as tv_datasets
-
     if not (root / CIFAR100_FOLDER).is_dir():
         return None
     try:
         return tv_datasets.CIFAR100(root=str(root), train=train, download=False, transform=transform)
     except RuntimeError:  # "Dataset (metadata) not found or corrupted": torchvision's integrity check
         if not quiet:
-            print(t("cifar.folder_rejected", folder=root / CIFAR100_FOLDER))
+            print(t("cifar100.folder_rejected", folder=root / CIFAR100_FOLDER))
         return None
 
 
@@ -108,20 +111,14 @@ def _set_aside(folder: Path) -> None:
     while aside.exists():
         aside, n = folder.with_name(f"{folder.name}.corrupt{n}"), n + 1
     folder.rename(aside)
-    print(t("cifar.set_aside", folder=folder, aside=aside))
+    print(t("cifar100.set_aside", folder=folder, aside=aside))
 
 
 def _extract_cifar100(archive: Path, folder: Path) -> None:
     """Extract the verified archive's ``cifar-100-python/`` into ``folder`` through a unique temporary folder."""
-    import os
-    import shutil
-    import tempfile
-
-    from .archives import extract_tar
-
     if folder.exists():
         _set_aside(folder)  # failed torchvision's check: kept for inspection, never deleted
-    print(t("cifar.extracting", archive=archive, dest=folder.parent))
+    print(t("cifar100.extracting", archive=archive, dest=folder.parent))
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
     try:
         extract_tar(archive, tmp / "archive")
@@ -141,11 +138,8 @@ def cifar100(train: bool, transform=None):
     In smoke mode a synthetic stand-in with the same 100 class names, ``.classes``, ``.targets``
     and ``.data`` is returned instead, and says so.
     """
-    from . import fetch
-    from .runtime import file_lock, is_smoke, smoke_notice, writable_path
-
     if is_smoke():
-        smoke_notice(t("datasets.cifar_standin"), once_key="cifar100")
+        smoke_notice(t("cifar100.standin"), once_key="cifar100")
         return SyntheticCIFAR100(train=train, transform=transform)
     for root in _cifar100_roots():
         dataset = _load_extracted(root, train, transform)
@@ -159,7 +153,7 @@ def cifar100(train: bool, transform=None):
             _extract_cifar100(archive, folder)
             dataset = _load_extracted(folder.parent, train, transform)
     if dataset is None:
-        raise RuntimeError(t("cifar.folder_rejected", folder=folder))
+        raise RuntimeError(t("cifar100.folder_rejected", folder=folder))
     return dataset
 
 
@@ -172,8 +166,6 @@ class SyntheticCIFAR100:
     """
 
     def __init__(self, train: bool = True, transform=None, per_class: int | None = None, seed: int = 0):
-        import numpy as np
-
         self.train = train
         self.transform = transform
         self.classes = list(CIFAR100_CLASSES)
@@ -192,8 +184,6 @@ class SyntheticCIFAR100:
         return len(self.targets)
 
     def __getitem__(self, index: int):
-        from PIL import Image
-
         image = Image.fromarray(self.data[index])
         if self.transform is not None:
             image = self.transform(image)

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import torch
+from torchvision import transforms
+
 from .messages import t
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -11,14 +14,10 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def imagenet_normalize():
     """``transforms.Normalize`` with the ImageNet mean/std the pretrained weights expect (Labs 2-4)."""
-    from torchvision import transforms
-
     return transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)
 
 
 def _stats(tensor, mean: Sequence[float], std: Sequence[float]):
-    import torch
-
     channel_dim = -3
     if tensor.dim() < 3 or tensor.shape[channel_dim] != len(mean):
         raise ValueError(t("data.shape", channels=len(mean), shape=tuple(tensor.shape)))

@@ -5,11 +5,22 @@ Its breeds, its preparation into ``train/val/test`` (:func:`prepare_dogs`), its 
 """
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import tarfile
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
+from . import fetch
+from .archives import extract_tar
 from .imagefolder import scan_image_folder, stratified_split
 from .messages import t
+from .runtime import cache_counterpart, data_root, file_lock, is_smoke, smoke_notice, writable_path
+from .standins import make_image_folder
 
 DOG_BREEDS = {  # folder in images.tar -> class name used in data/processed
     "n02088364-beagle": "beagle",
@@ -31,21 +42,19 @@ class DogsPreparation:
     total: int
 
     def report(self) -> str:
-        lines = [t("datasets.dogs_report", total=self.total, breeds=len(DOG_BREEDS), processed=self.processed)]
+        lines = [t("dogs.report", total=self.total, breeds=len(DOG_BREEDS), processed=self.processed)]
         for split, per_class in self.counts.items():
             lines.append(f"  {split:5s} {sum(per_class.values()):4d}: " + ", ".join(f"{k} {v}" for k, v in per_class.items()))
         if self.skipped:
-            lines.append(t("datasets.dogs_skipped", n=len(self.skipped)))
+            lines.append(t("dogs.skipped", n=len(self.skipped)))
             lines += [f"  {path}: {reason}" for path, reason in self.skipped]
         return "\n".join(lines)
 
 
 def _too_small(path: str, min_side: int) -> str | None:
-    from PIL import Image
-
     with Image.open(path) as img:
         if min(img.size) < min_side:
-            return t("datasets.too_small", width=img.size[0], height=img.size[1], side=min_side)
+            return t("dogs.too_small", width=img.size[0], height=img.size[1], side=min_side)
     return None
 
 
@@ -63,8 +72,6 @@ def prepare_dogs(raw_images, processed, *, seed: int = 42, min_side: int = MIN_I
     place under a file lock, so two students preparing it at once get one complete copy: the
     second waits and reuses the first one's result.
     """
-    from .runtime import file_lock, writable_path
-
     raw_images, processed = Path(raw_images), Path(processed)
     samples, skipped = _usable_samples(raw_images, min_side)
     train, rest = stratified_split(samples, test_size=0.30, seed=seed)
@@ -84,7 +91,7 @@ def prepare_dogs(raw_images, processed, *, seed: int = 42, min_side: int = MIN_I
         if _holds_plan(target, plan):  # finished by another process while we waited
             return done(target)
         if target.exists():
-            raise FileExistsError(t("datasets.dogs_exists", processed=target))
+            raise FileExistsError(t("dogs.exists", processed=target))
         _build_split(parts, names, plan, target, clean=locked)
     return done(target)
 
@@ -103,8 +110,6 @@ def _usable_samples(raw_images: Path, min_side: int):
 
 
 def _holds_plan(folder: Path, plan) -> bool:
-    import json
-
     manifest = folder / "split.json"
     return manifest.is_file() and json.loads(manifest.read_text()) == plan
 
@@ -114,11 +119,6 @@ def _build_split(parts, names, plan, target: Path, *, clean: bool) -> None:
 
     ``clean`` (only while holding the lock) first removes temporary folders of interrupted runs.
     """
-    import json
-    import os
-    import shutil
-    import tempfile
-
     prefix = f".{target.name}.tmp-"
     for stale in target.parent.glob(prefix + "*") if clean else ():  # interrupted runs' leftovers
         shutil.rmtree(stale, ignore_errors=True)
@@ -154,35 +154,25 @@ def dogs_raw_images(*, progress: bool = True) -> Path:
     when the data folder is read-only, extraction (and the stand-in) go to its per-user
     counterpart (:func:`labutils.runtime.writable_path`), under a file lock shared by all users.
     """
-    from .archives import extract_tar
-    from .fetch import download
-    from .runtime import cache_counterpart, data_root, file_lock, is_smoke, smoke_notice, writable_path
-
     smoke = is_smoke()
     base = data_root() / "smoke" / "stanford_dogs" if smoke else data_root() / "stanford_dogs"
     for candidate in dict.fromkeys((base, cache_counterpart(base))):
         if (candidate / "raw" / "Images").is_dir():  # already extracted: no need to touch (or re-hash) the archive
             if smoke:
-                smoke_notice(t("datasets.dogs_standin", base=candidate), once_key="dogs")
+                smoke_notice(t("dogs.standin", base=candidate), once_key="dogs")
             return candidate / "raw" / "Images"
     raw = writable_path(base / "raw")
     if smoke:
-        smoke_notice(t("datasets.dogs_standin", base=raw.parent), once_key="dogs")
+        smoke_notice(t("dogs.standin", base=raw.parent), once_key="dogs")
     with file_lock(raw.parent / ".raw.lock", what=raw):
         if not (raw / "Images").is_dir():  # another process may have extracted it while we waited
-            archive = _standin_dogs_tar(raw.parent) if smoke else download("stanford_dogs", progress=progress)
-            print(t("datasets.extracting_dogs", n=len(DOG_BREEDS), archive=archive))
+            archive = _standin_dogs_tar(raw.parent) if smoke else fetch.download("stanford_dogs", progress=progress)
+            print(t("dogs.extracting", n=len(DOG_BREEDS), archive=archive))
             extract_tar(archive, raw, keep=lambda name: name.split("/")[:2][-1] in DOG_BREEDS and name.count("/") >= 2)
     return raw / "Images"
 
 
 def _standin_dogs_tar(base: Path) -> Path:
-    import tarfile
-
-    from PIL import Image
-
-    from .standins import make_image_folder
-
     archive = base / "images.tar"
     if archive.exists():
         return archive

@@ -16,6 +16,8 @@ import inspect
 import io
 from pathlib import Path
 
+import torch
+
 
 def onnx_sizes(path) -> dict[str, int]:
     """Bytes of ``path`` (the graph) and of its external-data file ``path + '.data'`` if present."""
@@ -28,15 +30,13 @@ def onnx_sizes(path) -> dict[str, int]:
 
 def dynamo_exporter_available() -> bool:
     """True when ``torch.onnx.export`` takes ``dynamo``, ``dynamic_shapes`` and ``external_data``."""
-    import torch
-
     params = inspect.signature(torch.onnx.export).parameters
     return all(name in params for name in ("dynamo", "dynamic_shapes", "external_data"))
 
 
 def _to_external_data(path: Path) -> None:
     """Move the weights of a one-file ONNX model at ``path`` into ``path + '.data'``."""
-    import onnx
+    import onnx  # optional extra (Lab 4), kept lazy
 
     model = onnx.load(str(path))
     onnx.save_model(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
@@ -52,8 +52,6 @@ def export_onnx(model, example, path, *, single_file: bool = False, quiet: bool 
     (:func:`dynamo_exporter_available`; the TorchScript exporter where it is not). Any file left
     by an earlier export with the other layout is removed first, so sizes never mix.
     """
-    import torch
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     for stale in (path, path.with_name(path.name + ".data")):

@@ -7,6 +7,11 @@ inputs change each epoch, and the cache would train on a single fixed view inste
 """
 from __future__ import annotations
 
+import torch
+from tqdm.auto import tqdm
+
+from .messages import t
+
 
 def extract_features(backbone, loader, device=None, *, progress: bool = True, desc: str | None = None):
     """Run ``backbone`` (in eval mode, without gradients) over ``loader``; return (features, labels) on the CPU.
@@ -15,11 +20,6 @@ def extract_features(backbone, loader, device=None, *, progress: bool = True, de
     ``nn.Identity()`` to get it. BatchNorm uses its running statistics, exactly as a frozen
     backbone in eval mode does during training. ``desc`` labels the progress bar (default: "признаки").
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from .messages import t
-
     desc = t("features.progress") if desc is None else desc
     device = device or next(backbone.parameters()).device
     was_training = backbone.training

@@ -26,6 +26,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tqdm.auto import tqdm
+
 from . import registry as _registry
 from . import runtime as _runtime
 from .archives import claim_new, release, remove_if_abandoned
@@ -196,8 +198,6 @@ def _remove_stale_parts(dest: Path) -> None:
 
 
 def _stream(resource: Resource, dest: Path, progress: bool, timeout: float) -> None:
-    from tqdm.auto import tqdm
-
     dest.parent.mkdir(parents=True, exist_ok=True)
     _remove_stale_parts(dest)
     tmp, lock = claim_new(lambda: _new_part(dest))  # locked until placed: never taken for a leftover

@@ -10,13 +10,20 @@ not an image, an image that cannot be read or decoded, an image too large for Pi
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
+from tqdm.auto import tqdm
+
 from .messages import t
+from .runtime import is_smoke
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 MACOS_FOLDER = "__MACOSX"
@@ -50,9 +57,9 @@ class ScanResult:
     def report(self, limit: int = REPORT_LIMIT) -> str:
         """One line of counts plus one line per skipped file, at most ``limit`` of them (printed by the labs)."""
         counts = ", ".join(f"{k} {v}" for k, v in self.counts().items())
-        lines = [t("datasets.report_counts", root=self.root, counts=counts, n=len(self.samples))]
+        lines = [t("imagefolder.report_counts", root=self.root, counts=counts, n=len(self.samples))]
         if self.skipped:
-            lines.append(t("datasets.report_skipped", n=len(self.skipped)))
+            lines.append(t("imagefolder.report_skipped", n=len(self.skipped)))
             lines += [f"  {path}: {reason}" for path, reason in self.skipped[:limit]]
             if len(self.skipped) > limit:
                 lines.append(t("imagefolder.report_more", n=len(self.skipped) - limit))
@@ -65,19 +72,17 @@ def _probe(path: Path, decode: bool) -> str | None:
     Decoding a JPEG uses ``draft`` to 1/8 scale: libjpeg still reads every byte (a truncated file
     fails) but skips most of the work. Other formats are decoded in full.
     """
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as img:
             if decode:
                 img.draft(img.mode, (64, 64))  # JPEG only; a no-op for other formats
                 img.load()
     except UnidentifiedImageError:
-        return t("datasets.unreadable")
+        return t("imagefolder.unreadable")
     except Image.DecompressionBombError as exc:
         return t("imagefolder.too_large", error=exc)
     except (OSError, SyntaxError, ValueError) as exc:
-        return t("datasets.undecodable", error=exc)
+        return t("imagefolder.undecodable", error=exc)
     return None
 
 
@@ -110,17 +115,17 @@ def scan_image_folder(root, classes: Sequence[str] | None = None, *, decode: boo
     """
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(t("datasets.folder_missing", root=root))
+        raise FileNotFoundError(t("imagefolder.folder_missing", root=root))
     junk_root = []
     if classes is None:
         classes = _class_folders(root)
         if (root / MACOS_FOLDER).is_dir():
             junk_root.append((str(root / MACOS_FOLDER), t("imagefolder.macos_folder")))
         if not classes:
-            raise FileNotFoundError(t("datasets.no_classes", root=root))
+            raise FileNotFoundError(t("imagefolder.no_classes", root=root))
     missing = [str(root / name) for name in classes if not (root / name).is_dir()]
     if missing:
-        raise FileNotFoundError(t("datasets.class_missing", folders=", ".join(missing), classes=list(classes)))
+        raise FileNotFoundError(t("imagefolder.class_missing", folders=", ".join(missing), classes=list(classes)))
     result = ScanResult(root=root, classes=list(classes), samples=[], skipped=junk_root)
     for label, name in enumerate(classes):
         folder = root / name
@@ -133,8 +138,8 @@ def scan_image_folder(root, classes: Sequence[str] | None = None, *, decode: boo
             if path.name.startswith(".") or path.is_dir():
                 continue
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
-                ext = path.suffix or t("datasets.no_extension")
-                result.skipped.append((str(path), t("datasets.not_image_file", ext=ext)))
+                ext = path.suffix or t("imagefolder.no_extension")
+                result.skipped.append((str(path), t("imagefolder.not_image_file", ext=ext)))
                 continue
             reason = _probe(path, decode)
             if reason:
@@ -143,7 +148,7 @@ def scan_image_folder(root, classes: Sequence[str] | None = None, *, decode: boo
             result.samples.append((str(path), label))
             found += 1
         if found == 0:
-            raise ValueError(t("datasets.class_empty", folder=folder))
+            raise ValueError(t("imagefolder.class_empty", folder=folder))
     return result
 
 
@@ -154,8 +159,6 @@ def load_image(path, mode: str = "RGB"):
     Grayscale deeper than 8 bits is first scaled to 8 bits (see :func:`_to_8bit`) unless ``mode``
     is itself such a mode: a plain ``convert("L")`` would clip it to white.
     """
-    from PIL import Image
-
     try:
         with Image.open(path) as img:
             if img.mode in _WIDE_MODES and mode not in _WIDE_MODES + ("F",):
@@ -164,7 +167,7 @@ def load_image(path, mode: str = "RGB"):
     except Image.DecompressionBombError as exc:
         raise ImageReadError(t("imagefolder.image_too_large", path=path, error=exc)) from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageReadError(t("datasets.image_read", path=path, error=exc)) from exc
+        raise ImageReadError(t("imagefolder.image_read", path=path, error=exc)) from exc
 
 
 def _to_8bit(img):
@@ -175,9 +178,6 @@ def _to_8bit(img):
     maximum is at most 255, divided by 256 when the maximum fits 16 bits (the same result as the
     16-bit modes), else scaled by 255 / maximum. Negative values become 0.
     """
-    import numpy as np
-    from PIL import Image
-
     values = np.asarray(img).astype(np.int64)
     top = int(values.max()) if values.size else 0
     if img.mode != "I" or 255 < top <= 0xFFFF:
@@ -225,9 +225,6 @@ class ImageListDataset:
         Call it before creating DataLoaders: forked workers then share the cache instead of
         filling their own.
         """
-        import numpy as np
-        from tqdm.auto import tqdm
-
         channels = 1 if self.mode == "L" else 3
         if size is None:
             per_image = 2000 * 2000 * channels  # unknown sizes: assume large photographs
@@ -238,9 +235,9 @@ class ImageListDataset:
         need = per_image * len(self)
         budget = budget_bytes if budget_bytes is not None else min(4 << 30, _ram_bytes() // 4)
         if need > budget:
-            print(t("datasets.not_caching", n=len(self), need=need / 2**20, budget=budget / 2**20))
+            print(t("imagefolder.not_caching", n=len(self), need=need / 2**20, budget=budget / 2**20))
             return False
-        desc = t("datasets.progress_caching")
+        desc = t("imagefolder.progress_caching")
         self._cache = [np.asarray(self._resized(p, size))
                        for p, _ in tqdm(self.samples, desc=desc, leave=False, disable=not progress)]
         return True
@@ -252,8 +249,6 @@ class ImageListDataset:
         return twin
 
     def __getitem__(self, index: int):
-        from PIL import Image
-
         if self._cache is not None:
             image = Image.fromarray(self._cache[index])
         else:
@@ -276,8 +271,6 @@ def stratified_split(samples: Sequence[tuple[str, int]], test_size: float = 0.2,
     Uses scikit-learn's ``train_test_split(stratify=labels, random_state=seed)``; the same input
     and seed always give the same split.
     """
-    from sklearn.model_selection import train_test_split
-
     samples = list(samples)
     labels = [label for _, label in samples]
     train, test = train_test_split(samples, test_size=test_size, stratify=labels, random_state=seed)
@@ -293,16 +286,14 @@ def grouped_split(samples: Sequence[tuple[str, int]], groups: Sequence[str], val
     wholly in one part, and the class ratio is kept as far as whole groups allow. The same input
     and seed always give the same split.
     """
-    from sklearn.model_selection import StratifiedGroupKFold
-
     samples, groups = list(samples), list(groups)
     if len(samples) != len(groups):
-        raise ValueError(t("datasets.grouped_count", n=len(samples), groups=len(groups)))
+        raise ValueError(t("imagefolder.grouped_count", n=len(samples), groups=len(groups)))
     if not 0 < val_fraction <= 0.5:
-        raise ValueError(t("datasets.grouped_fraction", fraction=val_fraction))
+        raise ValueError(t("imagefolder.grouped_fraction", fraction=val_fraction))
     n_splits = max(2, round(1 / val_fraction))
     if len(set(groups)) < n_splits:
-        raise ValueError(t("datasets.grouped_few", groups=len(set(groups)), folds=n_splits, fraction=val_fraction))
+        raise ValueError(t("imagefolder.grouped_few", groups=len(set(groups)), folds=n_splits, fraction=val_fraction))
     labels = [label for _, label in samples]
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     train_idx, val_idx = next(splitter.split(samples, labels, groups))
@@ -316,10 +307,6 @@ def default_workers() -> int:
     Windows/macOS, and in a Jupyter kernel whose start method spawns workers, where they hang;
     otherwise one per spare CPU core, at most 4. Pair it with ``persistent_workers`` so workers start once per run.
     """
-    from .runtime import is_smoke
-
-    import multiprocessing
-
     if is_smoke() or sys.platform in ("win32", "darwin"):
         return 0
     if "ipykernel" in sys.modules and multiprocessing.get_start_method(allow_none=True) in ("spawn", "forkserver"):
@@ -329,8 +316,6 @@ def default_workers() -> int:
 
 def stratified_indices(targets: Sequence[int], n: int, seed: int = 42) -> list[int]:
     """``n`` indices with the class balance of ``targets`` (Lab 3's CPU subset), always the same for a seed."""
-    from sklearn.model_selection import train_test_split
-
     targets = list(targets)
     if n >= len(targets):
         return list(range(len(targets)))

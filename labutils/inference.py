@@ -17,11 +17,13 @@ production". Lab 4 measures both on the CPU with these helpers:
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from .messages import t
 
@@ -34,8 +36,6 @@ def cpu_threads(n: int):
     cores. On a machine busy with other work, one thread gives the steadiest timings: with more,
     each operator waits for the slowest of its threads.
     """
-    import torch
-
     if n < 1:
         raise ValueError(f"cpu_threads: need at least one thread, got {n}")
     previous = torch.get_num_threads()
@@ -51,8 +51,6 @@ def torch_runner(model) -> Callable[[np.ndarray], np.ndarray]:
 
     It runs on torch's current number of threads (:func:`cpu_threads`).
     """
-    import torch
-
     model = model.eval()
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -68,8 +66,7 @@ def onnx_runner(path, threads: int | None = None) -> Callable[[np.ndarray], np.n
     ``threads`` is the session's intra-op thread count; ``None`` takes torch's current count, so a
     comparison with :func:`torch_runner` uses the same number of cores.
     """
-    import onnxruntime as ort
-    import torch
+    import onnxruntime as ort  # optional extra (Lab 4), kept lazy
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads if threads is not None else torch.get_num_threads()
@@ -124,9 +121,7 @@ def quantize_int8(src, dst) -> int:
     optional pre-processing (``quant_pre_process``) is not run; its log line suggesting it is
     silenced.
     """
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # optional extra (Lab 4), kept lazy
 
     src, dst = Path(src), Path(dst)
     if not src.exists():

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+import pandas as pd
+from sklearn.metrics import confusion_matrix, f1_score, precision_score, roc_auc_score
+
 from .messages import t
 
 
@@ -16,9 +20,6 @@ def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
     ``y_score`` is the predicted probability of class 1; a case is called positive when its score
     is at least ``threshold``. ROC-AUC does not depend on the threshold.
     """
-    import numpy as np
-    from sklearn.metrics import confusion_matrix, f1_score, precision_score, roc_auc_score
-
     y_true = np.asarray(y_true).astype(int)
     y_score = np.asarray(y_score, dtype=float)
     y_pred = (y_score >= threshold).astype(int)
@@ -36,9 +37,6 @@ def binary_metrics(y_true, y_score, threshold: float = 0.5) -> dict[str, float]:
 
 def threshold_sweep(y_true, y_score, thresholds: Sequence[float] | None = None):
     """Sensitivity and specificity at each threshold, as a pandas DataFrame (Lab 2's slider and figure)."""
-    import numpy as np
-    import pandas as pd
-
     thresholds = np.linspace(0.0, 1.0, 101) if thresholds is None else thresholds
     rows = [binary_metrics(y_true, y_score, t) for t in thresholds]
     return pd.DataFrame(rows)[["threshold", "sensitivity", "specificity", "precision", "f1", "accuracy"]]
@@ -50,8 +48,6 @@ def most_confused_pairs(cm, class_names: Sequence[str], k: int = 10):
     Rows are true classes and columns predictions, as scikit-learn's ``confusion_matrix`` lays them
     out. Ties keep the matrix order; pairs that never occurred are left out.
     """
-    import numpy as np
-
     cm = np.asarray(cm)
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(class_names):
         raise ValueError(t("metrics.square", n=len(class_names), shape=cm.shape))
@@ -73,8 +69,6 @@ def aggregate_confusion(cm, group_of, n_groups: int):
     ``group_of[c]`` is the group of class ``c``; entry (g, h) counts images of group g predicted as
     any class of group h.
     """
-    import numpy as np
-
     cm = np.asarray(cm)
     onehot = np.zeros((len(group_of), n_groups), dtype=cm.dtype)
     onehot[np.arange(len(group_of)), np.asarray(group_of)] = 1

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
+from torchvision.models import get_model, get_model_weights
+
 from .fetch import download
 from .messages import t
 from .registry import weights_resource
@@ -16,8 +19,6 @@ from .runtime import is_smoke, smoke_notice
 
 
 def _hub_checkpoint(filename: str) -> Path:
-    import torch
-
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
 
 
@@ -28,9 +29,6 @@ def load_pretrained(arch: str, weights: str = "DEFAULT", *, progress: bool = Tru
     ``"IMAGENET1K_V1"``...). In smoke mode the weights are random and a banner says so.
     Returns the model in eval mode, on the CPU.
     """
-    import torch
-    from torchvision.models import get_model, get_model_weights
-
     enum = get_model_weights(arch)
     try:
         member = enum[weights] if isinstance(weights, str) else weights

@@ -3,6 +3,9 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import matplotlib.pyplot as plt
+import numpy as np
+
 
 def plot_curves(series: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: str, title: str,
                 logy: bool = False, x: Sequence[float] | None = None, smooth: int = 1, ax=None):
@@ -11,9 +14,6 @@ def plot_curves(series: Mapping[str, Sequence[float]], *, xlabel: str, ylabel: s
     ``smooth`` > 1 draws a moving average over that many points (the raw curve stays faint).
     Returns the matplotlib ``Axes``.
     """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     for name, values in series.items():
@@ -41,9 +41,6 @@ def show_images(images, titles: Sequence[str] | None = None, *, ncols: int = 8, 
 
     ``colors`` colours each title (e.g. red for a wrong prediction). Returns the figure.
     """
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     images = list(images)
     n = len(images)
     ncols = max(1, min(ncols, n))

@@ -8,10 +8,18 @@ uses and the checksum is the SHA-256 prefix that torchvision puts into every wei
 from __future__ import annotations
 
 import re
+import zipfile
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Callable
 from urllib.parse import urlparse
+
+from torchvision.models import (EfficientNet_B0_Weights, ResNet18_Weights, ResNet34_Weights, ResNet50_Weights,
+                                ResNeXt50_32X4D_Weights)
+
+from .archives import is_damage
+from .messages import t
 
 _HUB_HASH = re.compile(r"-([a-f0-9]{8,})\.")
 
@@ -51,8 +59,6 @@ class Resource:
 
     def size_text(self) -> str:
         """The size for messages, in the current language (``"169.0 МБ"``)."""
-        from .messages import t
-
         if self.size_bytes:
             return t("registry.size_mb", mb=self.size_bytes / 1e6)
         return t("registry.size_approx", mb=self.approx_mb) if self.approx_mb else t("registry.size_unknown")
@@ -63,8 +69,6 @@ def weights_resource(weights, *, name: str | None = None, labs: tuple[int, ...] 
 
     Used by :func:`labutils.models.load_pretrained` (Labs 1-4).
     """
-    from .messages import t
-
     url = weights.url
     filename = PurePosixPath(urlparse(url).path).name
     match = _HUB_HASH.search(filename)
@@ -86,14 +90,6 @@ def weights_resource(weights, *, name: str | None = None, labs: tuple[int, ...] 
 
 
 def _course_weights() -> dict[str, Resource]:
-    from torchvision.models import (
-        EfficientNet_B0_Weights,
-        ResNet18_Weights,
-        ResNet34_Weights,
-        ResNet50_Weights,
-        ResNeXt50_32X4D_Weights,
-    )
-
     entries = [
         ("resnet18", ResNet18_Weights.DEFAULT, (1, 2)),
         ("resnet34", ResNet34_Weights.DEFAULT, (1,)),
@@ -110,9 +106,6 @@ CHEST_XRAY_CLASSES = ("NORMAL", "PNEUMONIA")
 
 def _check_members(zf) -> None:
     """Read every member of the open zip ``zf``, checking its CRC; a damaged one raises ``ValueError`` naming it."""
-    from .archives import is_damage
-    from .messages import t
-
     for info in zf.infolist():
         try:
             with zf.open(info) as member:
@@ -132,11 +125,6 @@ def check_chest_xray_zip(path: Path) -> None:
     member's CRC (every member is read once: a few seconds for 1.2 GB; ``fetch.verify`` remembers
     a file that passed, so it is not read again while it stays unchanged).
     """
-    import zipfile
-    from collections import Counter
-
-    from .messages import t
-
     try:
         with zipfile.ZipFile(path) as zf:
             names = zf.namelist()
@@ -197,8 +185,6 @@ def registry() -> dict[str, Resource]:
 
 def get(name: str) -> Resource:
     """Look up one registry entry; an unknown name raises ``KeyError`` listing the known ones."""
-    from .messages import t
-
     entries = registry()
     try:
         return entries[name]

@@ -80,7 +80,7 @@ def get_device(preferred: str | None = None):
     ``preferred`` (or the ``LABUTILS_DEVICE`` variable) forces a device such as ``"cpu"``; asking
     for one that is not available raises ``RuntimeError`` naming it.
     """
-    import torch
+    import torch  # lazy: ``import labutils`` loads only this module, and the tooling must not pay for torch
 
     wanted = preferred or os.environ.get(DEVICE_ENV) or None
     if wanted:
@@ -98,7 +98,7 @@ def get_device(preferred: str | None = None):
 
 
 def _mps_available() -> bool:
-    import torch
+    import torch  # lazy, as in get_device
 
     backend = getattr(torch.backends, "mps", None)
     return bool(backend is not None and backend.is_available())
@@ -109,7 +109,7 @@ def seed_everything(seed: int = 42, *, deterministic: bool = False) -> None:
 
     ``deterministic=True`` also asks PyTorch for deterministic kernels, which can be slower.
     """
-    import numpy as np
+    import numpy as np  # lazy, as in get_device
     import torch
 
     random.seed(seed)
@@ -236,7 +236,7 @@ def file_lock(path, what="") -> Iterator[bool]:
     its holder has since removed opens ``path`` anew and waits (or takes it) there.
     """
     try:
-        import fcntl
+        import fcntl  # POSIX only: absent on Windows
     except ImportError:  # pragma: no cover - Windows
         yield False
         return

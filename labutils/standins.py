@@ -15,6 +15,9 @@ import shutil
 from pathlib import Path
 from typing import Mapping
 
+import numpy as np
+from PIL import Image
+
 from .messages import t
 
 MARKER = ".labutils_standin.json"
@@ -28,8 +31,6 @@ def class_pattern(label: int, n_classes: int, height: int, width: int, *, channe
     phase and pixel noise so no two images are equal. Coordinates are relative, so the pattern
     survives resizing.
     """
-    import numpy as np
-
     if not 0 <= label < n_classes:
         raise ValueError(t("standins.label", label=label, last=n_classes - 1))
     rng = rng if rng is not None else np.random.default_rng(label)
@@ -83,9 +84,6 @@ def make_image_folder(root, class_counts: Mapping[str, int], *, mode: str = "RGB
     A marker file records the settings, so calling again with the same settings reuses the tree.
     A folder holding anything else is never written into.
     """
-    import numpy as np
-    from PIL import Image
-
     if mode not in ("RGB", "L"):
         raise ValueError(t("standins.mode", mode=mode))
     lo, hi = size_range

@@ -1,9 +1,20 @@
 """Training-time utilities: timing steps to estimate an epoch (Lab 3 onward) and Lab 4's training loop."""
 from __future__ import annotations
 
+import copy
+import json
 import math
+import os
+import statistics
+import tempfile
 import time
+from pathlib import Path
 from typing import Callable
+
+import numpy as np
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+from tqdm.auto import tqdm
 
 from .fastpath import fast_path
 from .messages import t
@@ -15,8 +26,6 @@ def time_steps(step: Callable[[], object], n_steps: int = 3, warmup: int = 1, sy
     ``sync`` (e.g. ``torch.cuda.synchronize``) is called before each clock reading, so GPU work is
     counted when it finishes rather than when it is queued.
     """
-    import statistics
-
     if n_steps < 1:
         raise ValueError(t("training.n_steps", n=n_steps))
     for _ in range(warmup):
@@ -69,12 +78,6 @@ RESULTS = "results.json"
 
 
 def _atomic_save(obj, path) -> None:
-    import os
-    import tempfile
-    from pathlib import Path
-
-    import torch
-
     path = Path(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -88,8 +91,6 @@ def _atomic_save(obj, path) -> None:
 
 def _reseed_epoch(loader, seed: int, epoch: int) -> None:
     """Make epoch ``epoch`` draw the same shuffling, augmentation and dropout whether or not the run resumed."""
-    import torch
-
     torch.manual_seed(seed + epoch)
     generator = getattr(getattr(loader, "sampler", None), "generator", None)
     if generator is not None:
@@ -114,8 +115,6 @@ def frozen_batchnorms(model) -> list[str]:
     frozen when all of that module's parameters are frozen. If no enclosing module has parameters
     it is not frozen: nothing says the user meant to freeze it, so PyTorch's behaviour is kept.
     """
-    from torch.nn.modules.batchnorm import _BatchNorm
-
     modules = dict(model.named_modules())
 
     def all_frozen(module):
@@ -176,9 +175,6 @@ def run_epoch(model, loader, criterion, device, optimizer=None, desc: str = "", 
     in eval mode after ``model.train()`` (:func:`keep_frozen_bn_eval`); ``frozen_bn="train"``
     keeps PyTorch's default, where they follow ``model.train()``. Evaluation is unaffected.
     """
-    import torch
-    from tqdm.auto import tqdm
-
     _check_frozen_bn(frozen_bn)
     cfg = fast_path(device, amp, channels_last)
     training = optimizer is not None
@@ -256,13 +252,6 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
     saved before the interruption too (epochs trained after the last checkpoint are lost with it,
     and counted when they are trained again).
     """
-    import copy
-    import time
-    from pathlib import Path
-
-    import torch
-    from tqdm.auto import tqdm
-
     _check_frozen_bn(frozen_bn)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -357,8 +346,6 @@ def fit(model, train_loader, val_loader, *, criterion, optimizer, epochs: int, d
 
 
 def _jsonable(value):
-    import numpy as np
-
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -372,10 +359,6 @@ def _jsonable(value):
 
 def save_results(run_dir, record: dict):
     """Write ``run_dir/results.json`` atomically (Lab 4: one file per run); returns its path."""
-    import json
-    import os
-    from pathlib import Path
-
     path = Path(run_dir) / RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -386,9 +369,6 @@ def save_results(run_dir, record: dict):
 
 def load_results(folder) -> list[dict]:
     """Every ``*/results.json`` under ``folder``, sorted by run name (Lab 4's comparison)."""
-    import json
-    from pathlib import Path
-
     records = []
     for path in sorted(Path(folder).glob(f"*/{RESULTS}")):
         try:

@@ -59,7 +59,7 @@ def test_thousands_are_spaced_in_russian_and_decimals_use_a_dot(monkeypatch):
     monkeypatch.delenv("LABUTILS_LANG", raising=False)
     assert t("lab2.trainable_ok", trainable=1026, total=11_689_512, names="fc") == \
         "обучаемых параметров: 1 026 из 11 689 512 (fc)"
-    assert t("datasets.not_caching", n=4, need=1234.5, budget=0.4).count("1 234") == 1
+    assert t("imagefolder.not_caching", n=4, need=1234.5, budget=0.4).count("1 234") == 1
     assert t("training.seconds", seconds=12.46) == "12.5 с"
     monkeypatch.setenv("LABUTILS_LANG", "en")
     assert t("lab2.trainable_ok", trainable=1026, total=11_689_512, names="fc") == \

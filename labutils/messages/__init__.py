@@ -5,7 +5,7 @@
 :func:`t` looks a key up in the current language and fills it in::
 
     from labutils.messages import t
-    raise FileNotFoundError(t("datasets.folder_missing", root=root))
+    raise FileNotFoundError(t("imagefolder.folder_missing", root=root))
 
 The language is read from ``LABUTILS_LANG`` at every call: ``ru`` (the default) or ``en``; any
 other value raises ``ValueError`` naming the variable. Thousands separators requested with ``,``
@@ -45,7 +45,7 @@ def language() -> str:
 def table(lang: str | None = None) -> dict[str, str]:
     """The message table of ``lang`` (default: the current language)."""
     lang = lang or language()
-    if lang == "ru":
+    if lang == "ru":  # only the current language's table is loaded
         from .ru import MESSAGES
     elif lang == "en":
         from .en import MESSAGES

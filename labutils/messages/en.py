@@ -311,10 +311,10 @@ MESSAGES = {
                          "Set {var} to choose another folder for them."),
     "runtime.no_writable": "Neither {path} nor {cache} can be written: set {var} to a folder you can write to.",
     "runtime.lock_wait": "Another process is already preparing {what}; waiting for it to finish (lock {lock})...",
-    "cifar.folder_rejected": ("The folder {folder} failed torchvision's check (MD5 checksums of its files) "
+    "cifar100.folder_rejected": ("The folder {folder} failed torchvision's check (MD5 checksums of its files) "
                               "and is not used."),
-    "cifar.set_aside": "The damaged folder {folder} was renamed to {aside} (nothing deleted).",
-    "cifar.extracting": "Extracting {archive} into {dest} (the archive is kept)...",
+    "cifar100.set_aside": "The damaged folder {folder} was renamed to {aside} (nothing deleted).",
+    "cifar100.extracting": "Extracting {archive} into {dest} (the archive is kept)...",
 
     # ---------------------------------------------------------------- models
     "models.no_weights": "{arch} has no weights {weights!r}; choose one of {names}",
@@ -327,52 +327,52 @@ MESSAGES = {
     "features.progress": "features",
 
     # ---------------------------------------------------------------- datasets
-    "datasets.report_counts": "{root}: {counts} ({n} images)",
-    "datasets.report_skipped": "skipped {n} file(s); nothing was deleted:",
-    "datasets.unreadable": "not a readable image (corrupt, or another format with an image extension)",
-    "datasets.undecodable": "cannot be decoded ({error}); corrupt or truncated",
-    "datasets.folder_missing": "image folder {root} does not exist (expected {root}/<class>/<images>)",
-    "datasets.no_classes": "{root} has no class sub-folders (expected {root}/<class>/<images>)",
-    "datasets.class_missing": "class folder {folders} does not exist (expected classes {classes})",
-    "datasets.no_extension": "none",
-    "datasets.not_image_file": "not an image file (extension {ext!r})",
-    "datasets.class_empty": "class folder {folder} contains no readable images",
-    "datasets.image_read": ("cannot read image {path}: {error}. The file is corrupt or truncated; move it out of the "
+    "imagefolder.report_counts": "{root}: {counts} ({n} images)",
+    "imagefolder.report_skipped": "skipped {n} file(s); nothing was deleted:",
+    "imagefolder.unreadable": "not a readable image (corrupt, or another format with an image extension)",
+    "imagefolder.undecodable": "cannot be decoded ({error}); corrupt or truncated",
+    "imagefolder.folder_missing": "image folder {root} does not exist (expected {root}/<class>/<images>)",
+    "imagefolder.no_classes": "{root} has no class sub-folders (expected {root}/<class>/<images>)",
+    "imagefolder.class_missing": "class folder {folders} does not exist (expected classes {classes})",
+    "imagefolder.no_extension": "none",
+    "imagefolder.not_image_file": "not an image file (extension {ext!r})",
+    "imagefolder.class_empty": "class folder {folder} contains no readable images",
+    "imagefolder.image_read": ("cannot read image {path}: {error}. The file is corrupt or truncated; move it out of the "
                             "dataset folder (nothing was deleted) and run again."),
-    "datasets.not_caching": ("Not caching {n} images in memory: about {need:,.0f} MiB needed, "
+    "imagefolder.not_caching": ("Not caching {n} images in memory: about {need:,.0f} MiB needed, "
                              "budget {budget:,.0f} MiB; images are decoded on every access."),
-    "datasets.progress_caching": "caching images",
+    "imagefolder.progress_caching": "caching images",
     "imagefolder.too_large": "image too large ({error}); Pillow refuses such images as a decompression-bomb guard",
     "imagefolder.image_too_large": ("cannot open image {path}: {error}. It is too large for Pillow (decompression-bomb "
                                     "guard); move it out of the dataset folder (nothing was deleted) and run again."),
     "imagefolder.macos_file": "macOS metadata file, not an image",
     "imagefolder.macos_folder": "macOS metadata folder, not images",
     "imagefolder.report_more": "  … and {n} more (full list: .skipped)",
-    "datasets.grouped_count": "grouped_split: {n} samples but {groups} groups; give one group per sample",
-    "datasets.grouped_fraction": "grouped_split: val_fraction must be in (0, 0.5], got {fraction}",
-    "datasets.grouped_few": ("grouped_split: {groups} groups cannot be split into {folds} folds "
+    "imagefolder.grouped_count": "grouped_split: {n} samples but {groups} groups; give one group per sample",
+    "imagefolder.grouped_fraction": "grouped_split: val_fraction must be in (0, 0.5], got {fraction}",
+    "imagefolder.grouped_few": ("grouped_split: {groups} groups cannot be split into {folds} folds "
                              "(val_fraction={fraction}); more patients are needed"),
-    "datasets.source_argument": "argument",
-    "datasets.not_xray": ("{root} (from {source}) is not the chest X-ray folder: expected {root}/train/NORMAL and "
+    "chest_xray.source_argument": "argument",
+    "chest_xray.not_xray": ("{root} (from {source}) is not the chest X-ray folder: expected {root}/train/NORMAL and "
                           "{root}/train/PNEUMONIA, as in the Kaggle copy chest_xray/ or the extracted "
                           "ChestXRay2017.zip"),
-    "datasets.xray_standin": ("chest X-rays: SYNTHETIC stand-in images in {root} (grayscale stripes, several images "
+    "chest_xray.standin": ("chest X-rays: SYNTHETIC stand-in images in {root} (grayscale stripes, several images "
                               "per patient with Kermany's file names, imbalanced like the real set), "
                               "not real radiographs."),
-    "datasets.extracting_xray": "Extracting the chest_xray/ folder of {archive} into {dest} (the archive is kept)...",
-    "datasets.unnamed_none": "Every file name carries a patient number.",
-    "datasets.unnamed_count": ("Files without a patient number in their name: {n}; each counts as a patient of its "
+    "chest_xray.extracting": "Extracting the chest_xray/ folder of {archive} into {dest} (the archive is kept)...",
+    "chest_xray.unnamed_none": "Every file name carries a patient number.",
+    "chest_xray.unnamed_count": ("Files without a patient number in their name: {n}; each counts as a patient of its "
                                "own (if they are copies of X-rays, the split cannot see their patient):"),
-    "datasets.unnamed_more": "  … and {n} more (full list: the second result of chest_xray_patients)",
-    "datasets.unknown_cifar": "not CIFAR-100 classes: {names}",
-    "datasets.cifar_standin": "CIFAR-100: SYNTHETIC stand-in (100 classes, 32×32 stripes), not real photos.",
-    "datasets.dogs_report": "{total} usable images of {breeds} breeds → {processed}",
-    "datasets.dogs_skipped": "skipped {n} file(s) (the raw files are kept):",
-    "datasets.too_small": "too small ({width}×{height} < {side}×{side})",
-    "datasets.dogs_exists": "{processed} exists but does not hold this split; move it away to prepare it again",
-    "datasets.dogs_standin": ("Stanford Dogs: SYNTHETIC stand-in archive in {base} (5 breeds + 1 distractor), "
+    "chest_xray.unnamed_more": "  … and {n} more (full list: the second result of chest_xray_patients)",
+    "cifar100.unknown_classes": "not CIFAR-100 classes: {names}",
+    "cifar100.standin": "CIFAR-100: SYNTHETIC stand-in (100 classes, 32×32 stripes), not real photos.",
+    "dogs.report": "{total} usable images of {breeds} breeds → {processed}",
+    "dogs.skipped": "skipped {n} file(s) (the raw files are kept):",
+    "dogs.too_small": "too small ({width}×{height} < {side}×{side})",
+    "dogs.exists": "{processed} exists but does not hold this split; move it away to prepare it again",
+    "dogs.standin": ("Stanford Dogs: SYNTHETIC stand-in archive in {base} (5 breeds + 1 distractor), "
                               "not real photos."),
-    "datasets.extracting_dogs": "Extracting {n} breeds from {archive} (the archive is kept)...",
+    "dogs.extracting": "Extracting {n} breeds from {archive} (the archive is kept)...",
 
     # ---------------------------------------------------------------- standins
     "standins.label": "label {label} is outside 0..{last}",
@@ -380,8 +380,8 @@ MESSAGES = {
                           "synthetic images there. Choose another folder or move your data."),
     "standins.mode": "mode must be 'RGB' or 'L', got {mode!r}",
     "standins.size_range": "size_range must satisfy 8 <= min <= max, got {got}",
-    "standins.patients": "patients must map 'NORMAL' and 'PNEUMONIA' (in this order), got {got}",
-    "standins.per_patient": "images_per_patient must satisfy 1 <= min <= max, got {got}",
+    "chest_xray.patients": "patients must map 'NORMAL' and 'PNEUMONIA' (in this order), got {got}",
+    "chest_xray.per_patient": "images_per_patient must satisfy 1 <= min <= max, got {got}",
 
     # ---------------------------------------------------------------- registry, fetch, archives
     "registry.size_mb": "{mb:,.1f} MB",

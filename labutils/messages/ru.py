@@ -331,10 +331,10 @@ MESSAGES = {
     "runtime.no_writable": ("Нельзя записать ни в {path}, ни в {cache}: задайте в {var} папку, "
                             "доступную вам для записи."),
     "runtime.lock_wait": "Другой процесс уже готовит {what}; жду, пока он закончит (блокировка {lock})...",
-    "cifar.folder_rejected": ("Папка {folder} не прошла проверку torchvision (контрольные суммы MD5 файлов) "
+    "cifar100.folder_rejected": ("Папка {folder} не прошла проверку torchvision (контрольные суммы MD5 файлов) "
                               "и не используется."),
-    "cifar.set_aside": "Повреждённая папка {folder} переименована в {aside} (ничего не удалено).",
-    "cifar.extracting": "Распаковка {archive} в {dest} (архив сохраняется)...",
+    "cifar100.set_aside": "Повреждённая папка {folder} переименована в {aside} (ничего не удалено).",
+    "cifar100.extracting": "Распаковка {archive} в {dest} (архив сохраняется)...",
 
     # ---------------------------------------------------------------- models
     "models.no_weights": "у {arch} нет весов {weights!r}; выберите одни из {names}",
@@ -347,21 +347,21 @@ MESSAGES = {
     "features.progress": "признаки",
 
     # ---------------------------------------------------------------- datasets
-    "datasets.report_counts": "{root}: {counts} (всего изображений: {n})",
-    "datasets.report_skipped": "пропущено файлов: {n}; ничего не удалено:",
-    "datasets.unreadable": "не читается как изображение (файл повреждён или это другой формат с расширением картинки)",
-    "datasets.undecodable": "не декодируется ({error}); файл повреждён или обрезан",
-    "datasets.folder_missing": "папки с изображениями {root} нет (ожидалась структура {root}/<класс>/<изображения>)",
-    "datasets.no_classes": "в {root} нет подпапок классов (ожидалась структура {root}/<класс>/<изображения>)",
-    "datasets.class_missing": "папки класса {folders} нет (ожидались классы {classes})",
-    "datasets.no_extension": "нет",
-    "datasets.not_image_file": "не файл изображения (расширение {ext!r})",
-    "datasets.class_empty": "в папке класса {folder} нет читаемых изображений",
-    "datasets.image_read": ("не удаётся прочитать изображение {path}: {error}. Файл повреждён или обрезан; "
+    "imagefolder.report_counts": "{root}: {counts} (всего изображений: {n})",
+    "imagefolder.report_skipped": "пропущено файлов: {n}; ничего не удалено:",
+    "imagefolder.unreadable": "не читается как изображение (файл повреждён или это другой формат с расширением картинки)",
+    "imagefolder.undecodable": "не декодируется ({error}); файл повреждён или обрезан",
+    "imagefolder.folder_missing": "папки с изображениями {root} нет (ожидалась структура {root}/<класс>/<изображения>)",
+    "imagefolder.no_classes": "в {root} нет подпапок классов (ожидалась структура {root}/<класс>/<изображения>)",
+    "imagefolder.class_missing": "папки класса {folders} нет (ожидались классы {classes})",
+    "imagefolder.no_extension": "нет",
+    "imagefolder.not_image_file": "не файл изображения (расширение {ext!r})",
+    "imagefolder.class_empty": "в папке класса {folder} нет читаемых изображений",
+    "imagefolder.image_read": ("не удаётся прочитать изображение {path}: {error}. Файл повреждён или обрезан; "
                             "уберите его из папки датасета (ничего не удалено) и запустите снова."),
-    "datasets.not_caching": ("Изображения ({n} шт.) не кешируются в памяти: нужно около {need:,.0f} МиБ, "
+    "imagefolder.not_caching": ("Изображения ({n} шт.) не кешируются в памяти: нужно около {need:,.0f} МиБ, "
                              "бюджет {budget:,.0f} МиБ; изображения декодируются при каждом обращении."),
-    "datasets.progress_caching": "кеширование изображений",
+    "imagefolder.progress_caching": "кеширование изображений",
     "imagefolder.too_large": ("слишком большое изображение ({error}); Pillow не открывает такие, "
                               "защищаясь от «бомбы распаковки»"),
     "imagefolder.image_too_large": ("не удаётся открыть изображение {path}: {error}. Оно слишком большое для Pillow "
@@ -370,33 +370,33 @@ MESSAGES = {
     "imagefolder.macos_file": "служебный файл macOS, не изображение",
     "imagefolder.macos_folder": "служебная папка macOS, не изображения",
     "imagefolder.report_more": "  … и ещё {n} (полный список: .skipped)",
-    "datasets.grouped_count": "grouped_split: примеров {n}, а групп {groups}; нужна одна группа на каждый пример",
-    "datasets.grouped_fraction": "grouped_split: val_fraction должен быть в (0, 0.5], получено {fraction}",
-    "datasets.grouped_few": ("grouped_split: групп {groups} — этого мало для {folds} фолдов "
+    "imagefolder.grouped_count": "grouped_split: примеров {n}, а групп {groups}; нужна одна группа на каждый пример",
+    "imagefolder.grouped_fraction": "grouped_split: val_fraction должен быть в (0, 0.5], получено {fraction}",
+    "imagefolder.grouped_few": ("grouped_split: групп {groups} — этого мало для {folds} фолдов "
                              "(val_fraction={fraction}); нужно больше пациентов"),
-    "datasets.source_argument": "аргумент",
-    "datasets.not_xray": ("{root} (источник: {source}) — не папка с рентгеновскими снимками: ожидались "
+    "chest_xray.source_argument": "аргумент",
+    "chest_xray.not_xray": ("{root} (источник: {source}) — не папка с рентгеновскими снимками: ожидались "
                           "{root}/train/NORMAL и {root}/train/PNEUMONIA, как в копии chest_xray/ с Kaggle "
                           "или в распакованном ChestXRay2017.zip"),
-    "datasets.xray_standin": ("рентгеновские снимки: СИНТЕТИЧЕСКИЕ изображения-заменители в {root} (серые полосы, "
+    "chest_xray.standin": ("рентгеновские снимки: СИНТЕТИЧЕСКИЕ изображения-заменители в {root} (серые полосы, "
                               "по несколько снимков на пациента с именами файлов как у Kermany, дисбаланс классов "
                               "как в настоящем наборе), а не настоящие рентгенограммы."),
-    "datasets.extracting_xray": "Распаковка папки chest_xray/ из {archive} в {dest} (архив сохраняется)...",
-    "datasets.unnamed_none": "Номер пациента найден в имени каждого файла.",
-    "datasets.unnamed_count": ("Файлов без номера пациента в имени: {n}; каждый считается отдельным пациентом "
+    "chest_xray.extracting": "Распаковка папки chest_xray/ из {archive} в {dest} (архив сохраняется)...",
+    "chest_xray.unnamed_none": "Номер пациента найден в имени каждого файла.",
+    "chest_xray.unnamed_count": ("Файлов без номера пациента в имени: {n}; каждый считается отдельным пациентом "
                                "(если это копии снимков, их пациента разбиение не видит):"),
-    "datasets.unnamed_more": "  … и ещё {n} (полный список — второй результат chest_xray_patients)",
-    "datasets.unknown_cifar": "это не классы CIFAR-100: {names}",
-    "datasets.cifar_standin": ("CIFAR-100: СИНТЕТИЧЕСКАЯ замена (100 классов, полосы 32×32), "
+    "chest_xray.unnamed_more": "  … и ещё {n} (полный список — второй результат chest_xray_patients)",
+    "cifar100.unknown_classes": "это не классы CIFAR-100: {names}",
+    "cifar100.standin": ("CIFAR-100: СИНТЕТИЧЕСКАЯ замена (100 классов, полосы 32×32), "
                                "а не настоящие фотографии."),
-    "datasets.dogs_report": "пригодных изображений: {total}, пород: {breeds} → {processed}",
-    "datasets.dogs_skipped": "пропущено файлов: {n} (исходные файлы сохранены):",
-    "datasets.too_small": "слишком маленькое ({width}×{height} < {side}×{side})",
-    "datasets.dogs_exists": ("{processed} уже существует, но содержит другое разбиение; "
+    "dogs.report": "пригодных изображений: {total}, пород: {breeds} → {processed}",
+    "dogs.skipped": "пропущено файлов: {n} (исходные файлы сохранены):",
+    "dogs.too_small": "слишком маленькое ({width}×{height} < {side}×{side})",
+    "dogs.exists": ("{processed} уже существует, но содержит другое разбиение; "
                              "переместите эту папку, чтобы подготовить данные заново"),
-    "datasets.dogs_standin": ("Stanford Dogs: СИНТЕТИЧЕСКИЙ архив-заменитель в {base} (5 пород + 1 лишняя), "
+    "dogs.standin": ("Stanford Dogs: СИНТЕТИЧЕСКИЙ архив-заменитель в {base} (5 пород + 1 лишняя), "
                               "а не настоящие фотографии."),
-    "datasets.extracting_dogs": "Распаковка пород ({n} шт.) из {archive} (архив сохраняется)...",
+    "dogs.extracting": "Распаковка пород ({n} шт.) из {archive} (архив сохраняется)...",
 
     # ---------------------------------------------------------------- standins
     "standins.label": "метка {label} вне диапазона 0..{last}",
@@ -404,8 +404,8 @@ MESSAGES = {
                           "изображения туда не записываются. Выберите другую папку или перенесите свои данные."),
     "standins.mode": "mode должен быть 'RGB' или 'L', получено {mode!r}",
     "standins.size_range": "size_range должен удовлетворять 8 <= min <= max, получено {got}",
-    "standins.patients": "patients должен задавать 'NORMAL' и 'PNEUMONIA' (в этом порядке), получено {got}",
-    "standins.per_patient": "images_per_patient должен удовлетворять 1 <= min <= max, получено {got}",
+    "chest_xray.patients": "patients должен задавать 'NORMAL' и 'PNEUMONIA' (в этом порядке), получено {got}",
+    "chest_xray.per_patient": "images_per_patient должен удовлетворять 1 <= min <= max, получено {got}",
 
     # ---------------------------------------------------------------- registry, fetch, archives
     "registry.size_mb": "{mb:,.1f} МБ",

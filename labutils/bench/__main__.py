@@ -1,0 +1,6 @@
+"""``python -m labutils.bench``: see :mod:`labutils.bench.cli`."""
+import sys
+
+from .cli import main
+
+sys.exit(main())
