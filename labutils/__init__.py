@@ -1,6 +1,8 @@
 """labutils: the shared helper package of the lab course on residual networks and transfer learning.
 
-One module per concern (each function's docstring says which lab uses it):
+The tree shows its three audiences (``docs/architecture.md`` has the map).
+
+Students' notebooks import (each function's docstring says which lab uses it):
 
 - ``runtime``     smoke mode, device choice, seeding, the data folder
 - ``data``        ImageNet normalization and ``denormalize``
@@ -11,11 +13,18 @@ One module per concern (each function's docstring says which lab uses it):
 - ``registry``    what the course downloads (URL, checksum, size)
 - ``fetch``       checked, atomic downloads; ``python -m labutils.fetch``
 - ``models``      pretrained torchvision models through the registry; parameter counts
-- ``checks``      self-checks with one-line verdicts
+- ``fastpath``    mixed precision and channels_last; ``training``: Lab 4's ``fit`` loop
+- ``metrics``, ``stats``, ``features``, ``plots``, ``export``, ``inference``  the labs' analysis helpers
+- ``checks``      self-checks with one-line verdicts (probe/judge protocol)
 - ``messages``    every message shown to a student, Russian by default (``LABUTILS_LANG=en``: English)
-- ``plots``       labelled figures used by several labs
-- ``assignments`` build and check the student notebooks; ``python -m labutils.assignments``
-- ``grade``       the autograder (with ``sandbox`` and ``integrity``); ``python -m labutils.grade``
+
+Instructors:
+
+- ``course``      the one table of the course: labs, tasks, titles, points, graded names, checks
+- ``authoring``   build and check the student notebooks, nbgrader export; ``python -m labutils.assignments``
+- ``grader``      the autograder (sandbox, code scan, reports); ``python -m labutils.grade``
+
+Maintainers: ``bench`` (``python -m labutils.bench``) and ``budgets`` (full-mode compute budgets).
 """
 from .runtime import (data_root, describe_mode, get_device, is_smoke, pick, seed_everything, smoke_notice,
                       writable_root)
