@@ -28,6 +28,7 @@ class Difference:
     level: float
     n: int
     n_groups: int
+    higher_is_better: bool = True
 
     @property
     def tie(self) -> bool:
@@ -38,7 +39,7 @@ class Difference:
         """The name of the better side, or ``None`` for a tie."""
         if self.tie:
             return None
-        return name_a if self.diff > 0 else name_b
+        return name_a if (self.diff > 0) == self.higher_is_better else name_b
 
 
 def share_of_one(n: int) -> float:
@@ -62,12 +63,13 @@ def _resample_indices(n: int, groups, n_boot: int, rng: np.random.Generator):
 
 
 def bootstrap_difference(metric: Callable, y_true, pred_a, pred_b, *, groups=None, n_boot: int = 1000,
-                         level: float = 0.95, seed: int = 0) -> Difference:
+                         level: float = 0.95, seed: int = 0, higher_is_better: bool = True) -> Difference:
     """``metric(y_true, pred_a) - metric(y_true, pred_b)`` with a paired percentile bootstrap interval.
 
     ``pred_a`` and ``pred_b`` are per-example predictions (labels or scores) on the same examples;
     ``groups`` (e.g. patient ids, Lab 2) resamples whole groups, so correlated examples move
-    together. A resample on which the metric is undefined (NaN) is dropped. Labs 2 and 4.
+    together. A resample on which the metric is undefined (NaN) is dropped. ``higher_is_better=False``
+    for a loss: then the side with the lower metric wins. Labs 2 and 4.
     """
     y_true, pred_a, pred_b = np.asarray(y_true), np.asarray(pred_a), np.asarray(pred_b)
     n = len(y_true)
@@ -91,7 +93,7 @@ def bootstrap_difference(metric: Callable, y_true, pred_a, pred_b, *, groups=Non
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(diffs, [tail, 100 - tail])
     n_groups = n if groups is None else len(np.unique(np.asarray(groups)))
-    return Difference(diff, float(low), float(high), level, n, n_groups)
+    return Difference(diff, float(low), float(high), level, n, n_groups, higher_is_better)
 
 
 def describe_difference(d: Difference, name_a: str, name_b: str, metric_label: str, *,
@@ -106,5 +108,6 @@ def describe_difference(d: Difference, name_a: str, name_b: str, metric_label: s
            "high": format(d.high * scale, "+" + spec)}
     if d.tie:
         return t("stats.tie", a=name_a, b=name_b, signed=format(d.diff * scale, "+" + spec), **fmt)
-    better, worse = (name_a, name_b) if d.diff > 0 else (name_b, name_a)
+    better = d.winner(name_a, name_b)
+    worse = name_b if better == name_a else name_a
     return t("stats.better", better=better, worse=worse, **fmt)

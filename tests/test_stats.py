@@ -57,3 +57,16 @@ def test_bad_inputs_are_named():
         bootstrap_difference(accuracy_score, [0, 1], [0, 1], [0, 1], level=95)
     with pytest.raises(ValueError, match="positive"):
         share_of_one(0)
+
+
+def test_for_a_loss_the_lower_side_wins(monkeypatch):
+    monkeypatch.setenv("LABUTILS_LANG", "ru")
+    y = np.zeros(300)
+    low, high = np.full(300, 0.1), np.full(300, 0.9)   # per-example "losses" via the identity metric below
+
+    def mean_loss(_, loss):
+        return float(np.mean(loss))
+
+    d = bootstrap_difference(mean_loss, y, high, low, higher_is_better=False)
+    assert d.diff > 0 and not d.tie and d.winner("A", "B") == "B"
+    assert "«B» лучше, чем «A»" in describe_difference(d, "A", "B", "потеря", points=False)
