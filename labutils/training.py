@@ -4,9 +4,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
@@ -16,6 +14,7 @@ import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 from tqdm.auto import tqdm
 
+from .atomic import replacing, write_atomic
 from .fastpath import fast_path
 from .messages import t
 
@@ -78,15 +77,8 @@ RESULTS = "results.json"
 
 
 def _atomic_save(obj, path) -> None:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _reseed_epoch(loader, seed: int, epoch: int) -> None:
@@ -361,9 +353,7 @@ def save_results(run_dir, record: dict):
     """Write ``run_dir/results.json`` atomically (Lab 4: one file per run); returns its path."""
     path = Path(run_dir) / RESULTS
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(record), indent=1, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(_jsonable(record), indent=1, ensure_ascii=False))
     return path
 
 

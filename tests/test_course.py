@@ -103,3 +103,17 @@ def test_the_grader_reads_the_table():
         "ResidualBlock": "1.1", "Bottleneck": "1.2", "ResNet": "1.3", "ResNet18": "1.4", "ResNet34": "1.4",
         "ResNet50": "1.4", "ResNeXt50_32x4d": "1.4"}
     assert all(not integrity.scratch_names(stem) for stem in course.stems()[1:])
+
+
+def test_a_check_registers_its_task_by_its_own_name_only():
+    """register() takes the lab and the self-check's name; the number, label and names come from the table."""
+    row = course.LABS[0].tasks[0]
+    before = dict(protocol.TASKS)
+    try:
+        task = protocol.register(int(course.LABS[0].id), row.check, dict, dict, dict)
+        assert (task.number, task.label, task.names) == (row.number, row.label, row.names)
+        with pytest.raises(KeyError, match="check_nothing"):
+            protocol.register(int(course.LABS[0].id), "check_nothing", dict, dict, dict)
+    finally:
+        protocol.TASKS.clear()
+        protocol.TASKS.update(before)

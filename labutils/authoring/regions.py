@@ -3,7 +3,7 @@
 In a solution notebook, code the student writes sits between two marker lines, under a hint (a
 comment block that starts with ``# TODO: Задание N.M`` and may go on over several comment lines)::
 
-    # TODO: Задание 1.1 (ResidualBlock.forward) — соедините основной путь с обходным,
+    # TODO: Задание N.M (ResidualBlock.forward) — соедините основной путь с обходным,
     #   чтобы блок учил поправку к входу
     ### BEGIN SOLUTION
     out = out + identity
@@ -43,7 +43,7 @@ class Region:
 
 
 def task_id(hint: str) -> str:
-    """The task number a hint names: ``"# TODO: Задание 1.1 (...)"`` -> ``"1.1"``."""
+    """The task number a hint names: ``"# TODO: Задание N.M (...)"`` -> ``"N.M"``."""
     return TASK.search(hint).group("id")
 
 
@@ -60,7 +60,7 @@ def hint_above(lines: list[str], where: str, lineno: int) -> str:
             hint = " ".join([match.group("hint")] + [b.lstrip("#").strip() for b in reversed(block)]).strip()
             if not TASK.search(hint):
                 raise AssignmentError(f"{where}, line {lineno}: the TODO hint must name its task "
-                                      f"(e.g. '# TODO: Задание 1.1 (...) ...'), got {hint!r}")
+                                      f"(e.g. '# TODO: Задание N.M (...) ...'), got {hint!r}")
             return hint
         block.append(stripped)
     raise AssignmentError(f"{where}, line {lineno}: '{BEGIN}' needs a '# TODO: Задание N.M ...' hint "

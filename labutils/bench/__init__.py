@@ -11,7 +11,7 @@ Prints, for the CPU always and for CUDA when present:
 4. image loading: decoded-and-resized images cached in memory against decoding JPEGs each time;
 5. with ``--notebooks``: the nbval time of each solution notebook in smoke mode (target: all four
    within 180 s on a 2-core CPU);
-6. the time of Lab 2's Grad-CAM self-check (task 2.8), first call and rerun (target: each <= 5 s);
+6. the time of Lab 2's Grad-CAM self-check (``TASK_GRAD_CAM``), first call and rerun (target: each <= 5 s);
    ``--only checks`` measures only this.
 
 These are measurements, not tests: nothing here fails when a target is missed; it says so.

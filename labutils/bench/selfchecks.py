@@ -1,4 +1,4 @@
-"""The time of Lab 2's Grad-CAM self-check (task 2.8) as a student meets it
+"""The time of Lab 2's Grad-CAM self-check (``TASK_GRAD_CAM``) as a student meets it
 (``python -m labutils.bench --only checks``)."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _solution_function(notebook: str, name: str):
 
 
 def bench_checks(*, reruns: int = 3) -> dict:
-    """Seconds of Lab 2's Grad-CAM self-check (task 2.8) on the solution's ``grad_cam``, as a student runs it:
+    """Seconds of Lab 2's Grad-CAM self-check (``TASK_GRAD_CAM``) on the solution's ``grad_cam``, as a student runs it:
     the first call in a process that has already imported what Lab 2 imports (torch, torchvision,
     scikit-learn, pytorch-grad-cam), then the median of ``reruns`` more calls (target: each <= 5 s)."""
     # optional extra (grad-cam), kept lazy; imported before timing: a notebook kernel has it from the first run
@@ -42,5 +42,5 @@ def bench_checks(*, reruns: int = 3) -> dict:
         with contextlib.redirect_stdout(io.StringIO()):
             checks.check_grad_cam(grad_cam)
         times.append(time.perf_counter() - start)
-    return {"check_2_8_s": times[0], "check_2_8_rerun_s": statistics.median(times[1:]),
+    return {"grad_cam_check_s": times[0], "grad_cam_check_rerun_s": statistics.median(times[1:]),
             "setting": f"solution grad_cam, first call then median of {reruns} reruns"}

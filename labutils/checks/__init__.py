@@ -10,6 +10,6 @@ from .lab4 import check_make_model, check_onnx_parity, check_optimizer, check_pi
 
 # Every module of this package, each after the modules of it that it imports: the grader's probe cell
 # (labutils.grader.probe) reloads them in this order, so a notebook that patched one is graded with fresh
-# copies; tests/test_checks_core.py keeps the list complete and in order.
+# copies; tests/checks/test_checks_core.py keeps the list complete and in order.
 MODULES = ("core", "protocol", "common", "lab1_support", "lab1_models", "lab1", "lab2_loops", "lab2_metrics",
            "gradcam_reference", "lab2_gradcam", "lab2", "lab3", "lab4_reference", "lab4_training", "lab4_onnx", "lab4")

@@ -9,7 +9,7 @@ Every public check is wrapped by :func:`student_check`:
 
 * a ``NotImplementedError`` raised by the student's code (an unfilled TODO) becomes a one-line
   :class:`CheckFailed` saying the task is not done yet, or, when the message names another task
-  (``"Задание 1.3: ..."``), that the other task must be done first;
+  (``"Задание N.M: ..."``), that the other task must be done first;
 * any other exception from the student's code (a shape error, a typo) propagates unchanged in
   type and message, but Jupyter shows its traceback without the frames inside labutils, so it
   points at the student's line.
@@ -132,8 +132,8 @@ def _task_argument(signature: inspect.Signature, args, kwargs) -> str:
 def unfinished_verdict(task: str, exc: NotImplementedError) -> CheckFailed:
     """The one-line verdict for a ``NotImplementedError`` from the student's unfilled TODO.
 
-    When its message names another task than ``task`` ("Задание 1.3: впишите решение" seen by
-    the check of 1.4), the verdict says that task must be done first.
+    When its message names another task than ``task`` ("Задание N.M: впишите решение" seen by
+    the check of ``TASK_FACTORIES``), the verdict says that task must be done first.
     """
     label = task_label(task) if task else t("check.this_task")
     where = _where(_innermost_frame(exc))

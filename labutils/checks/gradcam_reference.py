@@ -1,8 +1,8 @@
-"""The reference of Lab 2's Grad-CAM check (task 2.8): narrow ResNet-18s, their pre-verified cases, the
+"""The reference of Lab 2's Grad-CAM check (``TASK_GRAD_CAM``): narrow ResNet-18s, their pre-verified cases, the
 library's maps and the maps of the typical mistakes (used by :mod:`.lab2_gradcam`).
 
 pytorch-grad-cam (``pip install grad-cam``) is imported where a judge needs it: an optional extra that a
-kernel which never runs task 2.8's check does not load."""
+kernel which never runs ``TASK_GRAD_CAM``'s check does not load."""
 from __future__ import annotations
 
 import copy
@@ -18,7 +18,7 @@ from .protocol import random_state, shapes_of
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.8 grad_cam
+# TASK_GRAD_CAM: grad_cam
 #
 # The oracle is the field's library, pytorch-grad-cam (``pip install grad-cam``): its ``GradCAM``
 # on ``model.layer4[-1]`` with ``ClassifierOutputTarget(target)`` gives the reference map. The
@@ -56,7 +56,7 @@ _CAM_RUNS = (("max", ("layer4.", "fc.")), ("avg", ("fc.",)))
 def one_thread(fn):
     """Run ``fn`` with one intra-op thread, then restore the count: the check's models are so small that a
     second thread gains nothing, and on a machine whose cores are busy, threads waiting for each other made
-    each call of 2.8's check 20 times slower (8 s instead of 0.4 s, measured under a load average of 10 on
+    each call of ``TASK_GRAD_CAM``'s check 20 times slower (8 s instead of 0.4 s, measured under a load average of 10 on
     2 cores)."""
 
     @functools.wraps(fn)
@@ -159,7 +159,7 @@ def cam_family(model, image, target) -> dict:
 
 def _library_cam(model, image, target, grid: bool):
     """pytorch-grad-cam's map (numpy, min-max normalised): at image size, or on layer4's grid."""
-    from pytorch_grad_cam import GradCAM  # an optional extra: only task 2.8's judge needs it
+    from pytorch_grad_cam import GradCAM  # an optional extra: only ``TASK_GRAD_CAM``'s judge needs it
     from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     class GridGradCAM(GradCAM):
@@ -232,7 +232,7 @@ def _well_posed(model, image, target) -> bool:
 
 # Weight seeds (the image's seed is the next integer) of draws that :func:`_well_posed` accepts, per run of
 # :data:`_CAM_RUNS`: found once by :func:`_search_cam_pool` (the first 32 accepted of the odd seeds from
-# 1 and from 10_001), verified by tests/test_checks_lab2.py. A case picks one draw per run from the seed,
+# 1 and from 10_001), verified by tests/checks/test_checks_lab2.py. A case picks one draw per run from the seed,
 # so a check never searches (a search took 2-15 s per case on 2 cores).
 _CAM_POOL = {
     "max": (1, 7, 15, 17, 29, 33, 35, 43, 47, 49, 59, 65, 79, 81, 85, 91, 95, 99, 105, 109, 111, 125, 127, 129,

@@ -1,7 +1,9 @@
 """Lab 1 self-checks: residual blocks, ResNet and embeddings, compared with torchvision's own modules.
 
-Tasks 1.1-1.3 (the blocks and ``ResNet._make_layer``) are here; the factories (1.4), the comparison with
-torchvision and the embedding (1.5) in :mod:`.lab1_models`, the shared helpers in :mod:`.lab1_support`."""
+The tasks ``TASK_RESIDUAL_BLOCK`` to ``TASK_RESNET`` (the blocks and ``ResNet._make_layer``) are here; the
+factories (``TASK_FACTORIES``), the comparison with
+torchvision and the embedding (``TASK_EMBEDDING``) in :mod:`.lab1_models`, the shared helpers in
+:mod:`.lab1_support`."""
 from __future__ import annotations
 
 
@@ -12,7 +14,7 @@ from torchvision.models import resnet as tv
 
 from ..messages import t
 from .core import Verdict, fail, student_check
-from .lab1_models import (TASK_1_4, TASK_1_5, check_embedding, check_factories,  # noqa: F401 (the lab's
+from .lab1_models import (TASK_FACTORIES, TASK_EMBEDDING, check_embedding, check_factories,  # noqa: F401 (the lab's
                           check_same_as_torchvision)  # checks and tasks, as course.LABS names the module)
 from .lab1_support import fail_copy, judge_run, origin_of, probe_configs
 from .protocol import register, self_check, shapes_of
@@ -71,7 +73,8 @@ def _block_case(seed: int, tv_name: str, expansion: int, configs: list[dict]) ->
 
 
 def _probe_block(cls, case: dict) -> dict:
-    """Probe of tasks 1.1/1.2: what the class is, its ``expansion``, and each configuration's run."""
+    """Probe of ``TASK_RESIDUAL_BLOCK`` and ``TASK_BOTTLENECK``: what the class is, its ``expansion``, and each
+    configuration's run."""
     data = {"origin": origin_of(cls), "expansion": getattr(cls, "expansion", None), "runs": []}
     if not isinstance(data["expansion"], (int, float)) or isinstance(data["expansion"], bool):
         data["expansion"] = repr(data["expansion"])[:40]
@@ -131,20 +134,20 @@ def _judge_bottleneck(data: dict, case: dict, task: str) -> str:
     return t("lab1.bottleneck_ok", diff=worst)
 
 
-TASK_1_1 = register("1.1", _case_residual_block, _probe_block, _judge_residual_block)
-TASK_1_2 = register("1.2", _case_bottleneck, _probe_block, _judge_bottleneck)
+TASK_RESIDUAL_BLOCK = register(1, "check_residual_block", _case_residual_block, _probe_block, _judge_residual_block)
+TASK_BOTTLENECK = register(1, "check_bottleneck", _case_bottleneck, _probe_block, _judge_bottleneck)
 
 
 @student_check
-def check_residual_block(ResidualBlock, task: str = TASK_1_1.label) -> Verdict:
+def check_residual_block(ResidualBlock, task: str = TASK_RESIDUAL_BLOCK.label) -> Verdict:
     """Lab 1: the student's BasicBlock equals torchvision's, with and without a downsample."""
-    return self_check(TASK_1_1, (ResidualBlock,), task)
+    return self_check(TASK_RESIDUAL_BLOCK, (ResidualBlock,), task)
 
 
 @student_check
-def check_bottleneck(Bottleneck, task: str = TASK_1_2.label) -> Verdict:
+def check_bottleneck(Bottleneck, task: str = TASK_BOTTLENECK.label) -> Verdict:
     """Lab 1: the student's Bottleneck equals torchvision's, plain and grouped (ResNeXt) variants."""
-    return self_check(TASK_1_2, (Bottleneck,), task)
+    return self_check(TASK_BOTTLENECK, (Bottleneck,), task)
 
 
 _RESNET_CONFIGS = [
@@ -164,7 +167,7 @@ def _case_resnet(seed: int) -> dict:
 
 
 def _probe_resnet(ResNet, case: dict, ResidualBlock=None, Bottleneck=None) -> dict:
-    """Probe of task 1.3: ``ResNet(block, layers, num_classes=10, ...)`` built with torchvision's blocks
+    """Probe of ``TASK_RESNET``: ``ResNet(block, layers, num_classes=10, ...)`` built with torchvision's blocks
     (the grader) or the student's (the notebook), loaded with the case's weights and run."""
     blocks = {"BasicBlock": ResidualBlock or tv.BasicBlock, "Bottleneck": Bottleneck or tv.Bottleneck}
     data = {"origin": origin_of(ResNet), "runs": []}
@@ -192,14 +195,14 @@ def _judge_resnet(data: dict, case: dict, task: str) -> str:
     return t("lab1.resnet_ok", diff=worst)
 
 
-TASK_1_3 = register("1.3", _case_resnet, _probe_resnet, _judge_resnet)
+TASK_RESNET = register(1, "check_resnet", _case_resnet, _probe_resnet, _judge_resnet)
 
 
 @student_check
-def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = TASK_1_3.label) -> Verdict:
+def check_resnet(ResNet, ResidualBlock, Bottleneck, task: str = TASK_RESNET.label) -> Verdict:
     """Lab 1: ``ResNet(block, layers)`` builds the same stages as torchvision's for both block types.
 
     Only ``ResNet`` is graded: the grader's probe builds it with torchvision's blocks, the notebook's
     with the student's.
     """
-    return self_check(TASK_1_3, (ResNet,), task, ResidualBlock=ResidualBlock, Bottleneck=Bottleneck)
+    return self_check(TASK_RESNET, (ResNet,), task, ResidualBlock=ResidualBlock, Bottleneck=Bottleneck)

@@ -1,5 +1,5 @@
-"""Lab 1 self-checks of the whole networks: the factories (task 1.4), a model against torchvision's
-(``check_same_as_torchvision``) and the embedding (task 1.5); registered with :mod:`.lab1`'s tasks."""
+"""Lab 1 self-checks of the whole networks: the factories (``TASK_FACTORIES``), a model against torchvision's
+(``check_same_as_torchvision``) and the embedding (``TASK_EMBEDDING``); registered with :mod:`.lab1`'s tasks."""
 from __future__ import annotations
 
 
@@ -97,7 +97,7 @@ def _case_factories(seed: int) -> dict:
 
 
 def _probe_factories(*factories_and_case, **_) -> dict:
-    """Probe of task 1.4: per factory, the configuration it passed to the reference ``ResNet`` (or what
+    """Probe of ``TASK_FACTORIES``: per factory, the configuration it passed to the reference ``ResNet`` (or what
     it returned instead), its parameter count, and the outputs of the model built with 10 classes."""
     *factories, case = factories_and_case
     data = {}
@@ -145,17 +145,18 @@ def _judge_factories(data: dict, case: dict, task: str) -> str:
     return t(key, counts=", ".join(counts))
 
 
-TASK_1_4 = register("1.4", _case_factories, _probe_factories, _judge_factories)
+TASK_FACTORIES = register(1, "check_factories", _case_factories, _probe_factories, _judge_factories)
 
 
 @student_check
-def check_factories(factories: dict, task: str = TASK_1_4.label) -> Verdict:
+def check_factories(factories: dict, task: str = TASK_FACTORIES.label) -> Verdict:
     """Lab 1: each factory builds the torchvision model of the same name with the lab's ``ResNet``.
 
     Only the factories are graded here, not the classes they build with: while each factory runs,
     the names ``ResNet``, ``ResidualBlock`` and ``Bottleneck`` in its own globals point to reference
-    adapters on torchvision (:class:`_ReferenceBuilds`), so a mistake of tasks 1.1-1.3 does not cost
-    task 1.4. The factory's model must come from that ``ResNet`` with the block, stages ``layers``
+    adapters on torchvision (:class:`_ReferenceBuilds`), so a mistake of the tasks ``TASK_RESIDUAL_BLOCK`` to
+    ``TASK_RESNET`` does not cost
+    ``TASK_FACTORIES``. The factory's model must come from that ``ResNet`` with the block, stages ``layers``
     and (ResNeXt) ``groups``/``width_per_group`` of torchvision's model, the same parameter count,
     and ``num_classes`` passed on. A factory that returns torchvision's model itself fails as a copy.
 
@@ -167,7 +168,7 @@ def check_factories(factories: dict, task: str = TASK_1_4.label) -> Verdict:
     if unknown:
         fail(task, t("lab1.unknown_factory", name=unknown[0], known=list(_TV_FACTORIES)))
     names = [name for name in _TV_FACTORIES if name in factories]
-    return self_check(TASK_1_4, tuple(factories[n] for n in names), task, case={"names": names})
+    return self_check(TASK_FACTORIES, tuple(factories[n] for n in names), task, case={"names": names})
 
 
 @student_check
@@ -196,7 +197,8 @@ def _case_embedding(seed: int) -> dict:
 
 
 def _probe_embedding(extract_embedding, case: dict, model=None) -> dict:
-    """Probe of task 1.5: the embedding of the case's images, the model's logits, and its ``fc`` after the call;
+    """Probe of ``TASK_EMBEDDING``: the embedding of the case's images, the model's logits, and its ``fc`` after
+    the call;
     then the embedding's shape for a batch of one image (``x1``), as the notebook later embeds single images.
 
     The grader's probe uses torchvision's ResNet-18 with the case's weights; the notebook's, its own model.
@@ -241,11 +243,11 @@ def _judge_embedding(data: dict, case: dict, task: str) -> str:
     return t("lab1.embedding_ok", dim=want_dim, diff=diff)
 
 
-TASK_1_5 = register("1.5", _case_embedding, _probe_embedding, _judge_embedding)
+TASK_EMBEDDING = register(1, "check_embedding", _case_embedding, _probe_embedding, _judge_embedding)
 
 
 @student_check
-def check_embedding(extract_embedding, model, task: str = TASK_1_5.label) -> Verdict:
+def check_embedding(extract_embedding, model, task: str = TASK_EMBEDDING.label) -> Verdict:
     """Lab 1: the embedding is the pooled vector that ``fc`` receives, and the model is left intact."""
     case = {**_case_embedding(0), "reference": False}
-    return self_check(TASK_1_5, (extract_embedding,), task, case=case, model=model)
+    return self_check(TASK_EMBEDDING, (extract_embedding,), task, case=case, model=model)

@@ -1,8 +1,10 @@
-"""Lab 2 self-checks: the new head (2.1), freezing (2.2) and the fine-tuning optimizer (2.5).
+"""Lab 2 self-checks: the new head (``TASK_HEAD``), freezing (``TASK_FROZEN_BACKBONE``) and the fine-tuning
+optimizer (``TASK_FINETUNE_OPTIMIZER``).
 
 Every graded check is split into a case, a probe and a judge (see :mod:`.protocol`). Lab 2's other tasks
-have their own modules: the loops (2.3, 2.4) :mod:`.lab2_loops`, the medical metrics (2.6, 2.7)
-:mod:`.lab2_metrics`, Grad-CAM (2.8) :mod:`.lab2_gradcam` with its reference :mod:`.gradcam_reference`;
+have their own modules: the loops (``TASK_TRAIN_LOOP``, ``TASK_EVAL_LOOP``) :mod:`.lab2_loops`, the medical metrics
+(``TASK_SENS_SPEC``, ``TASK_CLASS_WEIGHTS``)
+:mod:`.lab2_metrics`, Grad-CAM (``TASK_GRAD_CAM``) :mod:`.lab2_gradcam` with its reference :mod:`.gradcam_reference`;
 their checks are re-exported here."""
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from ..messages import t
 from .common import fail_trainable
 from .core import Verdict, fail, student_check
 # the lab's other checks and tasks, so that this module holds every task of Lab 2 (course.LABS names it)
-from .lab2_gradcam import TASK_2_8, check_grad_cam  # noqa: F401
-from .lab2_loops import TASK_2_3, TASK_2_4, check_eval_loop, check_train_loop  # noqa: F401
-from .lab2_metrics import TASK_2_6, TASK_2_7, check_class_weights, check_sensitivity_specificity  # noqa: F401
+from .lab2_gradcam import TASK_GRAD_CAM, check_grad_cam  # noqa: F401
+from .lab2_loops import TASK_TRAIN_LOOP, TASK_EVAL_LOOP, check_eval_loop, check_train_loop  # noqa: F401
+from .lab2_metrics import (TASK_CLASS_WEIGHTS, TASK_SENS_SPEC, check_class_weights,  # noqa: F401
+                           check_sensitivity_specificity)
 from .protocol import register, self_check
 
 
@@ -40,7 +43,7 @@ def _reference_resnet18(num_classes: int = 2):
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.1 replace_head
+# TASK_HEAD: replace_head
 
 
 def _describe_fc(model) -> dict:
@@ -56,7 +59,7 @@ def _case_head(seed: int) -> dict:
 
 
 def _probe_head(replace_head, case: dict, model=None) -> dict:
-    """Probe of task 2.1: ``model.fc`` after ``replace_head`` on each fresh torchvision model of the case
+    """Probe of ``TASK_HEAD``: ``model.fc`` after ``replace_head`` on each fresh torchvision model of the case
     (random weights), or of ``model`` itself when the notebook checks a model it built."""
     if model is not None:
         return {"fcs": [_describe_fc(model)]}
@@ -89,12 +92,12 @@ def _judge_head(data: dict, case: dict, task: str) -> str:
     return f"model.fc = Linear({int(fc['in'])}, {int(fc['out'])})"
 
 
-TASK_2_1 = register("2.1", _case_head, _probe_head, _judge_head)
+TASK_HEAD = register(2, "check_head", _case_head, _probe_head, _judge_head)
 
 
 @student_check
 def check_head(model, num_classes: int = 2, in_features: int = 512,
-               task: str = TASK_2_1.label) -> Verdict:
+               task: str = TASK_HEAD.label) -> Verdict:
     """Lab 2 (and 3, 4): ``model.fc`` is a fresh ``Linear(in_features, num_classes)``.
 
     ``model`` may also be the student's ``replace_head(model, num_classes)`` itself (Lab 2): the
@@ -103,13 +106,13 @@ def check_head(model, num_classes: int = 2, in_features: int = 512,
     """
     if _is_task_function(model):
         case = {**_case_head(0), "num_classes": num_classes}
-        return self_check(TASK_2_1, (model,), task, case=case)
+        return self_check(TASK_HEAD, (model,), task, case=case)
     case = {"num_classes": num_classes, "in_features": in_features, "builds": []}
-    return self_check(TASK_2_1, (None,), task, case=case, model=model)
+    return self_check(TASK_HEAD, (None,), task, case=case, model=model)
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.2 freeze_backbone (and the trainable-parameter rule Labs 2 and 4 share)
+# TASK_FROZEN_BACKBONE: freeze_backbone (and the trainable-parameter rule Labs 2 and 4 share)
 
 
 def _trainable_rows(model) -> list:
@@ -127,7 +130,7 @@ def _case_frozen(seed: int) -> dict:
 
 
 def _probe_frozen(freeze_backbone, case: dict, model=None) -> dict:
-    """Probe of task 2.2: requires_grad of every parameter after ``freeze_backbone`` on a fresh
+    """Probe of ``TASK_FROZEN_BACKBONE``: requires_grad of every parameter after ``freeze_backbone`` on a fresh
     ResNet-18 with a 2-class head (random weights), or of ``model`` as the notebook passed it."""
     if model is None:
         model = freeze_backbone(_reference_resnet18(2))
@@ -150,29 +153,30 @@ def _judge_frozen(data: dict, case: dict, task: str) -> str:
     return t("lab2.trainable_ok", trainable=trainable, total=total, names=", ".join(p.rstrip(".") for p in prefixes))
 
 
-TASK_2_2 = register("2.2", _case_frozen, _probe_frozen, _judge_frozen)
+TASK_FROZEN_BACKBONE = register(2, "check_frozen_backbone", _case_frozen, _probe_frozen, _judge_frozen)
 
 
 @student_check
 def check_trainable(model, prefixes: tuple[str, ...], task: str) -> Verdict:
     """Exactly the parameters whose names start with one of ``prefixes`` are trainable (Labs 2, 4)."""
-    return self_check(TASK_2_2, (None,), task, case={"prefixes": list(prefixes), "build": False}, model=model)
+    case = {"prefixes": list(prefixes), "build": False}
+    return self_check(TASK_FROZEN_BACKBONE, (None,), task, case=case, model=model)
 
 
 @student_check
-def check_frozen_backbone(model, task: str = TASK_2_2.label) -> Verdict:
+def check_frozen_backbone(model, task: str = TASK_FROZEN_BACKBONE.label) -> Verdict:
     """Lab 2: only the head ``fc`` trains.
 
     ``model`` may also be the student's ``freeze_backbone(model)`` itself: the check then applies
     it to a fresh ResNet-18 with a 2-class head (random weights).
     """
     if _is_task_function(model):
-        return self_check(TASK_2_2, (model,), task)
-    return self_check(TASK_2_2, (None,), task, case={"prefixes": ["fc."], "build": False}, model=model)
+        return self_check(TASK_FROZEN_BACKBONE, (model,), task)
+    return self_check(TASK_FROZEN_BACKBONE, (None,), task, case={"prefixes": ["fc."], "build": False}, model=model)
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.5 make_finetune_optimizer
+# TASK_FINETUNE_OPTIMIZER: make_finetune_optimizer
 
 _FINETUNE_PREFIXES = ("layer4.", "fc.")
 
@@ -182,7 +186,7 @@ def _case_finetune(seed: int) -> dict:
 
 
 def _probe_finetune(make_optimizer, case: dict, model=None) -> dict:
-    """Probe of task 2.5: the optimizer's parameter groups as parameter names and learning rates, and
+    """Probe of ``TASK_FINETUNE_OPTIMIZER``: the optimizer's parameter groups as parameter names and learning rates, and
     requires_grad of every parameter after the call. The grader's model is torchvision's ResNet-18
     (random weights) with a 2-class head and only ``fc`` trainable; the notebook's is its own."""
     if model is None:
@@ -225,12 +229,12 @@ def _judge_finetune(data: dict, case: dict, task: str) -> str:
     return t("lab2.optimizer_ok", backbone=backbone_lr, head=head_lr)
 
 
-TASK_2_5 = register("2.5", _case_finetune, _probe_finetune, _judge_finetune)
+TASK_FINETUNE_OPTIMIZER = register(2, "check_finetune_optimizer", _case_finetune, _probe_finetune, _judge_finetune)
 
 
 @student_check
 def check_finetune_optimizer(make_optimizer, model, head_lr: float = 1e-3, backbone_lr: float = 1e-4,
-                             task: str = TASK_2_5.label) -> Verdict:
+                             task: str = TASK_FINETUNE_OPTIMIZER.label) -> Verdict:
     """Lab 2: layer4 and fc train, in two parameter groups, the backbone with the smaller learning rate."""
     case = {"head_lr": head_lr, "backbone_lr": backbone_lr, "reference": False}
-    return self_check(TASK_2_5, (make_optimizer,), task, case=case, model=model)
+    return self_check(TASK_FINETUNE_OPTIMIZER, (make_optimizer,), task, case=case, model=model)

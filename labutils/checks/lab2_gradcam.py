@@ -1,4 +1,4 @@
-"""Lab 2 self-check of Grad-CAM (task 2.8): the probe runs the student's ``grad_cam`` on the case's narrow
+"""Lab 2 self-check of Grad-CAM (``TASK_GRAD_CAM``): the probe runs the student's ``grad_cam`` on the case's narrow
 ResNet-18s, the judge compares with pytorch-grad-cam's map (:mod:`.gradcam_reference`)."""
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _cam_title(run: dict) -> str:
 
 @one_thread
 def _probe_grad_cam(grad_cam, case: dict) -> dict:
-    """Probe of task 2.8: the student's map for each run of the case (shape, values or the ``repr`` of
+    """Probe of ``TASK_GRAD_CAM``: the student's map for each run of the case (shape, values or the ``repr`` of
     what was not an array, whether it is a tensor still attached to the graph) and the modules still
     hooked after each call. The parameters named in the run's ``trainable`` train, the rest is frozen,
     as in the notebook's models; on a run whose whole body is frozen, an error of the student's code is
@@ -98,12 +98,12 @@ def _judge_grad_cam(data: dict, case: dict, task: str) -> str:
     return t("lab2.cam_ok", n=len(runs), mean=worst)
 
 
-TASK_2_8 = register("2.8", case_grad_cam, _probe_grad_cam, _judge_grad_cam)
+TASK_GRAD_CAM = register(2, "check_grad_cam", case_grad_cam, _probe_grad_cam, _judge_grad_cam)
 
 
 @student_check
-def check_grad_cam(grad_cam, task: str = TASK_2_8.label) -> Verdict:
+def check_grad_cam(grad_cam, task: str = TASK_GRAD_CAM.label) -> Verdict:
     """Lab 2: the student's Grad-CAM matches pytorch-grad-cam's on layer4 for the given class, on two
     narrow ResNet-18s with random weights (the second with its whole body frozen), returns a detached
     tensor and leaves no hooks behind."""
-    return self_check(TASK_2_8, (grad_cam,), task)
+    return self_check(TASK_GRAD_CAM, (grad_cam,), task)

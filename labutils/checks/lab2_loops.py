@@ -1,4 +1,5 @@
-"""Lab 2 self-checks of the loops: ``train_one_epoch`` (task 2.3, reused by Lab 3's 3.3) and ``evaluate`` (2.4).
+"""Lab 2 self-checks of the loops: ``train_one_epoch`` (``TASK_TRAIN_LOOP``, reused by Lab 3's
+``TASK_CIFAR_TRAIN_LOOP``) and ``evaluate`` (``TASK_EVAL_LOOP``).
 
 The loop probes run the student's function on a tiny model and dataset taken from the case, so they can
 see inside it: whether ``forward`` ran in train or eval mode, whether gradients were enabled, and
@@ -124,7 +125,7 @@ class _StepAudit:
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.3 train_one_epoch (Lab 3's task 3.3 reuses the three halves)
+# TASK_TRAIN_LOOP: train_one_epoch (Lab 3's ``TASK_CIFAR_TRAIN_LOOP`` reuses the three halves)
 
 PARAM_TOL = 1e-4  # final parameters of the student's loop vs the reference loop's
 LOSS_RTOL, LOSS_ATOL = 1e-2, 1e-3  # per-epoch returned mean loss vs the reference's (a loose match)
@@ -136,7 +137,8 @@ def _case_train_loop(seed: int) -> dict:
 
 
 def _probe_train_loop(train_one_epoch, case: dict) -> dict:
-    """Probe of tasks 2.3/3.3: run the student's loop for the case's epochs on the toy MLP (starting in
+    """Probe of ``TASK_TRAIN_LOOP`` and ``TASK_CIFAR_TRAIN_LOOP``: run the student's loop for the case's epochs on
+    the toy MLP (starting in
     eval mode), with SGD and CrossEntropyLoss; returns what it returned each epoch, the final
     parameters, and what the hooks saw: the train/eval mode of the first batches' forward calls,
     the number of optimizer steps and whether a step used gradients accumulated over batches."""
@@ -241,14 +243,14 @@ def _judge_train_loop(data: dict, case: dict, task: str) -> str:
     return t("lab2.train_ok", first=losses[0], last=losses[-1], acc=acc)
 
 
-TASK_2_3 = register("2.3", _case_train_loop, _probe_train_loop, _judge_train_loop)
+TASK_TRAIN_LOOP = register(2, "check_train_loop", _case_train_loop, _probe_train_loop, _judge_train_loop)
 
 
 @student_check
-def check_train_loop(train_one_epoch, task: str = TASK_2_3.label) -> Verdict:
+def check_train_loop(train_one_epoch, task: str = TASK_TRAIN_LOOP.label) -> Verdict:
     """Lab 2 (reused by Lab 3): train mode, zero_grad per batch, one step per batch, the reference's
     parameters and mean loss after 8 epochs."""
-    return self_check(TASK_2_3, (train_one_epoch,), task)
+    return self_check(TASK_TRAIN_LOOP, (train_one_epoch,), task)
 
 
 def _case_eval_loop(seed: int) -> dict:
@@ -256,7 +258,7 @@ def _case_eval_loop(seed: int) -> dict:
 
 
 def _probe_eval_loop(evaluate, case: dict) -> dict:
-    """Probe of task 2.4: call the student's ``evaluate`` on the toy MLP (starting in train mode);
+    """Probe of ``TASK_EVAL_LOOP``: call the student's ``evaluate`` on the toy MLP (starting in train mode);
     returns its four results, the mode and grad flag of every forward call and the parameters after."""
     model, loader = _toy_model(case), _toy_loader(case)
     probe = _ModeProbe(model)
@@ -306,10 +308,10 @@ def _judge_eval_loop(data: dict, case: dict, task: str) -> str:
     return t("lab2.eval_ok", loss=loss, acc=acc, n=n)
 
 
-TASK_2_4 = register("2.4", _case_eval_loop, _probe_eval_loop, _judge_eval_loop)
+TASK_EVAL_LOOP = register(2, "check_eval_loop", _case_eval_loop, _probe_eval_loop, _judge_eval_loop)
 
 
 @student_check
-def check_eval_loop(evaluate, task: str = TASK_2_4.label) -> Verdict:
+def check_eval_loop(evaluate, task: str = TASK_EVAL_LOOP.label) -> Verdict:
     """Lab 2: eval mode, no gradients, parameters untouched, correct loss/accuracy and class-1 probabilities."""
-    return self_check(TASK_2_4, (evaluate,), task)
+    return self_check(TASK_EVAL_LOOP, (evaluate,), task)

@@ -1,4 +1,5 @@
-"""Lab 2 self-checks of the medical metrics: ``sensitivity_specificity`` (task 2.6) and ``class_weights`` (2.7),
+"""Lab 2 self-checks of the medical metrics: ``sensitivity_specificity`` (``TASK_SENS_SPEC``) and ``class_weights``
+(``TASK_CLASS_WEIGHTS``),
 judged against scikit-learn's confusion matrix and its 'balanced' rule."""
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from .protocol import register, self_check
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.6 sensitivity_specificity
+# TASK_SENS_SPEC: sensitivity_specificity
 
 
 def _case_sens_spec(seed: int) -> dict:
@@ -32,7 +33,7 @@ def _case_sens_spec(seed: int) -> dict:
 
 
 def _probe_sens_spec(sens_spec, case: dict) -> dict:
-    """Probe of task 2.6: the student's pair for each case (or the ``repr`` of what was not a pair)."""
+    """Probe of ``TASK_SENS_SPEC``: the student's pair for each case (or the ``repr`` of what was not a pair)."""
     pairs = []
     for y, p in case["cases"]:
         got = sens_spec(y.numpy(), p.numpy())
@@ -86,17 +87,17 @@ def _judge_sens_spec(data: dict, case: dict, task: str) -> str:
     return t("lab2.sens_ok", n=len(case["cases"]) + 1)
 
 
-TASK_2_6 = register("2.6", _case_sens_spec, _probe_sens_spec, _judge_sens_spec)
+TASK_SENS_SPEC = register(2, "check_sensitivity_specificity", _case_sens_spec, _probe_sens_spec, _judge_sens_spec)
 
 
 @student_check
-def check_sensitivity_specificity(sens_spec, task: str = TASK_2_6.label) -> Verdict:
+def check_sensitivity_specificity(sens_spec, task: str = TASK_SENS_SPEC.label) -> Verdict:
     """Lab 2: sensitivity = TP / (TP + FN) and specificity = TN / (TN + FP) for several label vectors."""
-    return self_check(TASK_2_6, (sens_spec,), task)
+    return self_check(TASK_SENS_SPEC, (sens_spec,), task)
 
 
 # ---------------------------------------------------------------------------------------------
-# 2.7 class_weights
+# TASK_CLASS_WEIGHTS: class_weights
 
 
 def _case_class_weights(seed: int) -> dict:
@@ -113,7 +114,7 @@ def _case_class_weights(seed: int) -> dict:
 
 
 def _probe_class_weights(fn, case: dict) -> dict:
-    """Probe of task 2.7: the student's weights for each target list and number of classes (the last list
+    """Probe of ``TASK_CLASS_WEIGHTS``: the student's weights for each target list and number of classes (the last list
     lacks its highest class), and whether each result is a floating-point tensor."""
     results = []
     for targets, k in zip(case["targets"], case["classes"]):
@@ -148,10 +149,11 @@ def _judge_class_weights(data: dict, case: dict, task: str) -> str:
     return t("lab2.weights_ok")
 
 
-TASK_2_7 = register("2.7", _case_class_weights, _probe_class_weights, _judge_class_weights)
+TASK_CLASS_WEIGHTS = register(2, "check_class_weights", 
+                              _case_class_weights, _probe_class_weights, _judge_class_weights)
 
 
 @student_check
-def check_class_weights(fn, task: str = TASK_2_7.label) -> Verdict:
+def check_class_weights(fn, task: str = TASK_CLASS_WEIGHTS.label) -> Verdict:
     """Lab 2: weights n_samples / (n_classes · count_c), as scikit-learn's 'balanced' rule."""
-    return self_check(TASK_2_7, (fn,), task)
+    return self_check(TASK_CLASS_WEIGHTS, (fn,), task)

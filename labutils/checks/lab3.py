@@ -2,7 +2,7 @@
 
 Each graded check is a probe (runs the student's code, returns plain data) and a judge (rebuilds the
 reference from the case and compares), see :mod:`labutils.checks.protocol`. The new head reuses
-Lab 2's ``check_head``; the training loop (task 3.3) reuses Lab 2's probe and judge."""
+Lab 2's ``check_head``; the training loop (``TASK_CIFAR_TRAIN_LOOP``) reuses Lab 2's probe and judge."""
 from __future__ import annotations
 
 
@@ -18,7 +18,7 @@ from ..data import IMAGENET_MEAN, IMAGENET_STD, normalize
 from ..messages import t
 from .common import fail_state
 from .core import Verdict, fail, student_check
-from .lab2_loops import TASK_2_3
+from .lab2_loops import TASK_TRAIN_LOOP
 from .protocol import random_state, register, self_check, shapes_of
 
 
@@ -28,7 +28,7 @@ def _as_int(value):
 
 
 # ---------------------------------------------------------------------------------------------
-# 3.1 the model: ResNeXt-50 32x4d with a new head
+# TASK_RESNEXT: the model: ResNeXt-50 32x4d with a new head
 
 
 def _case_resnext(seed: int) -> dict:
@@ -36,7 +36,7 @@ def _case_resnext(seed: int) -> dict:
 
 
 def _probe_resnext(model, case: dict) -> dict:
-    """Probe of task 3.1: the model's stages, layer1[0].conv2's groups and width, its ``fc``, and the
+    """Probe of ``TASK_RESNEXT``: the model's stages, layer1[0].conv2's groups and width, its ``fc``, and the
     names and shapes of its state_dict (no weights)."""
     stages = [len(getattr(model, f"layer{i}", [])) for i in range(1, 5)]
     first = getattr(model, "layer1")[0] if stages[0] else None
@@ -73,18 +73,18 @@ def _judge_resnext(data: dict, case: dict, task: str) -> str:
     return t("lab3.resnext_ok", stages=stages, n=n)
 
 
-TASK_3_1 = register("3.1", _case_resnext, _probe_resnext, _judge_resnext)
+TASK_RESNEXT = register(3, "check_resnext50_32x4d", _case_resnext, _probe_resnext, _judge_resnext)
 
 
 @student_check
-def check_resnext50_32x4d(model, num_classes: int = 100, task: str = TASK_3_1.label) -> Verdict:
+def check_resnext50_32x4d(model, num_classes: int = 100, task: str = TASK_RESNEXT.label) -> Verdict:
     """Lab 3: the model is ResNeXt-50 32x4d (stages 3-4-6-3, 32 groups of 4 in layer1) with a new head,
     and its state_dict has the names and shapes of torchvision's ``resnext50_32x4d`` with that head."""
-    return self_check(TASK_3_1, (model,), task, case={"num_classes": num_classes})
+    return self_check(TASK_RESNEXT, (model,), task, case={"num_classes": num_classes})
 
 
 # ---------------------------------------------------------------------------------------------
-# 3.2 the transform
+# TASK_TRANSFORM: the transform
 
 
 def _case_transform(seed: int) -> dict:
@@ -96,7 +96,7 @@ def _case_transform(seed: int) -> dict:
 
 
 def _probe_transform(transform, size, case: dict) -> dict:
-    """Probe of task 3.2: the transform applied to the case's images as PIL images, and ``IMAGE_SIZE``."""
+    """Probe of ``TASK_TRANSFORM``: the transform applied to the case's images as PIL images, and ``IMAGE_SIZE``."""
     got = transform(Image.fromarray(case["image"].numpy()))
     data = {"size": size, "type": type(got).__name__}
     if isinstance(got, torch.Tensor):
@@ -137,28 +137,29 @@ def _judge_transform(data: dict, case: dict, task: str) -> str:
     return t("lab3.transform_ok", channels=3, size=size)
 
 
-TASK_3_2 = register("3.2", _case_transform, _probe_transform, _judge_transform)
+TASK_TRANSFORM = register(3, "check_transform", _case_transform, _probe_transform, _judge_transform)
 
 
 @student_check
-def check_transform(transform, size: int, task: str = TASK_3_2.label) -> Verdict:
+def check_transform(transform, size: int, task: str = TASK_TRANSFORM.label) -> Verdict:
     """Lab 3: resize to ``size``×``size``, ToTensor, ImageNet normalization, in that order."""
-    return self_check(TASK_3_2, (transform, size), task)
+    return self_check(TASK_TRANSFORM, (transform, size), task)
 
 
 # ---------------------------------------------------------------------------------------------
-# 3.3 the training loop: Lab 2's probe and judge
+# TASK_CIFAR_TRAIN_LOOP: the training loop: Lab 2's probe and judge
 
 
-TASK_3_3 = register("3.3", TASK_2_3.make_case, TASK_2_3.probe, TASK_2_3.judge)
+TASK_CIFAR_TRAIN_LOOP = register(3, "check_train_loop", 
+                                 TASK_TRAIN_LOOP.make_case, TASK_TRAIN_LOOP.probe, TASK_TRAIN_LOOP.judge)
 
 
 # ---------------------------------------------------------------------------------------------
-# 3.4 predict
+# TASK_PREDICT: predict
 
 
 def _predict_model(shapes: dict):
-    """The classifier of task 3.4 for ``shapes``: Linear → BatchNorm1d → ReLU → Linear.
+    """The classifier of ``TASK_PREDICT`` for ``shapes``: Linear → BatchNorm1d → ReLU → Linear.
 
     BatchNorm makes the mode visible in the output: in train mode it normalizes with the batch's
     statistics instead of the (random) running ones, so a predict left in train mode predicts other labels.
@@ -183,7 +184,7 @@ def _reference_predict_model(case: dict):
 
 
 def _probe_predict(predict, case: dict) -> dict:
-    """Probe of task 3.4: ``predict(model, loader, cpu)`` on the case's model (left in train mode) and data;
+    """Probe of ``TASK_PREDICT``: ``predict(model, loader, cpu)`` on the case's model (left in train mode) and data;
     what it returned, and the (training, grad enabled) state that every forward call saw."""
     model = _reference_predict_model(case)
     calls = []
@@ -225,17 +226,17 @@ def _judge_predict(data: dict, case: dict, task: str) -> str:
     return t("lab3.predict_ok", n=len(want))
 
 
-TASK_3_4 = register("3.4", _case_predict, _probe_predict, _judge_predict)
+TASK_PREDICT = register(3, "check_predict", _case_predict, _probe_predict, _judge_predict)
 
 
 @student_check
-def check_predict(predict, task: str = TASK_3_4.label) -> Verdict:
+def check_predict(predict, task: str = TASK_PREDICT.label) -> Verdict:
     """Lab 3: eval mode, no gradients, ``torch.max`` over dim 1, true and predicted labels as NumPy arrays."""
-    return self_check(TASK_3_4, (predict,), task)
+    return self_check(TASK_PREDICT, (predict,), task)
 
 
 # ---------------------------------------------------------------------------------------------
-# 3.5 denormalize
+# TASK_DENORMALIZE: denormalize
 
 
 _DENORM_CASES = (("batch", "lab3.case_batch"), ("image", "lab3.case_image"))
@@ -248,7 +249,8 @@ def _case_denormalize(seed: int) -> dict:
 
 
 def _probe_denormalize(denormalize, case: dict) -> dict:
-    """Probe of task 3.5: ``denormalize`` of each of the case's normalized tensors (or the type it returned)."""
+    """Probe of ``TASK_DENORMALIZE``: ``denormalize`` of each of the case's normalized tensors (or the type it
+    returned)."""
     data = {}
     for key, _ in _DENORM_CASES:
         got = denormalize(case[key].clone())
@@ -274,10 +276,10 @@ def _judge_denormalize(data: dict, case: dict, task: str) -> str:
     return t("lab3.denorm_ok")
 
 
-TASK_3_5 = register("3.5", _case_denormalize, _probe_denormalize, _judge_denormalize)
+TASK_DENORMALIZE = register(3, "check_denormalize", _case_denormalize, _probe_denormalize, _judge_denormalize)
 
 
 @student_check
-def check_denormalize(denormalize, task: str = TASK_3_5.label) -> Verdict:
+def check_denormalize(denormalize, task: str = TASK_DENORMALIZE.label) -> Verdict:
     """Lab 3: ``denormalize`` inverts ImageNet normalization for one image and for a batch."""
-    return self_check(TASK_3_5, (denormalize,), task)
+    return self_check(TASK_DENORMALIZE, (denormalize,), task)

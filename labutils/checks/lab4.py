@@ -1,9 +1,10 @@
-"""Lab 4 self-checks: heads for two architectures (task 4.1) and freezing strategies (4.2).
+"""Lab 4 self-checks: heads for two architectures (``TASK_MAKE_MODEL``) and freezing strategies (``TASK_STRATEGIES``).
 
 Each graded check is a probe (runs the student's function in the notebook's process and returns plain
 data) and a judge (rebuilds the references from the case in the grader's process); see
-:mod:`labutils.checks.protocol`. The optimizer and the choice of the best run (4.3, 4.4) are in
-:mod:`.lab4_training`, ONNX parity (4.5) in :mod:`.lab4_onnx`; their checks are re-exported here."""
+:mod:`labutils.checks.protocol`. The optimizer and the choice of the best run (``TASK_OPTIMIZER``,
+``TASK_PICK_BEST``) are in
+:mod:`.lab4_training`, ONNX parity (``TASK_ONNX``) in :mod:`.lab4_onnx`; their checks are re-exported here."""
 from __future__ import annotations
 
 
@@ -14,10 +15,10 @@ from ..messages import t
 from .common import fail_trainable
 from .core import TOL, Verdict, fail, student_check
 # the lab's other checks and tasks, so that this module holds every task of Lab 4 (course.LABS names it)
-from .lab4_onnx import TASK_4_5, check_onnx_parity  # noqa: F401
+from .lab4_onnx import TASK_ONNX, check_onnx_parity  # noqa: F401
 from .lab4_reference import (ARCHS, HEADS, STRATEGIES, STRATEGY_PREFIXES,  # noqa: F401 (Lab 4's references,
                               reference_apply_strategy, reference_model, reference_params)  # public here)
-from .lab4_training import TASK_4_3, TASK_4_4, check_optimizer, check_pick_best  # noqa: F401
+from .lab4_training import TASK_OPTIMIZER, TASK_PICK_BEST, check_optimizer, check_pick_best  # noqa: F401
 from .protocol import random_state, register, self_check, shapes_of
 
 
@@ -39,7 +40,7 @@ def _sorted_state(shapes: dict, seed: int) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 4.1 make_model
+# TASK_MAKE_MODEL: make_model
 
 
 def _case_make_model(seed: int) -> dict:
@@ -50,7 +51,7 @@ def _case_make_model(seed: int) -> dict:
 
 
 def _probe_make_model(make_model, case: dict) -> dict:
-    """Probe of task 4.1: per architecture, the head found, the state_dict shapes and the output on the
+    """Probe of ``TASK_MAKE_MODEL``: per architecture, the head found, the state_dict shapes and the output on the
     case's images with the case's random weights (drawn for the model's own shapes)."""
     data = {}
     for arch in ARCHS:
@@ -150,21 +151,21 @@ def _judge_make_model(data: dict, case: dict, task: str) -> str:
     return "; ".join(found) + t("lab4.unknown_arch_ok", arch=UNKNOWN_ARCH)
 
 
-TASK_4_1 = register("4.1", _case_make_model, _probe_make_model, _judge_make_model)
+TASK_MAKE_MODEL = register(4, "check_make_model", _case_make_model, _probe_make_model, _judge_make_model)
 
 
 @student_check
-def check_make_model(make_model, num_classes: int = 5, task: str = TASK_4_1.label) -> Verdict:
+def check_make_model(make_model, num_classes: int = 5, task: str = TASK_MAKE_MODEL.label) -> Verdict:
     """Lab 4: both architectures get a fresh head with ``num_classes`` outputs and still run.
 
     The model must be torchvision's architecture with only the head replaced: loaded with the same
     random weights as that reference, it gives the same output on the same images.
     """
-    return self_check(TASK_4_1, (make_model,), task, case={**_case_make_model(0), "num_classes": num_classes})
+    return self_check(TASK_MAKE_MODEL, (make_model,), task, case={**_case_make_model(0), "num_classes": num_classes})
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 4.2 apply_strategy
+# TASK_STRATEGIES: apply_strategy
 
 
 def _case_strategies(seed: int) -> dict:
@@ -177,7 +178,7 @@ def _case_strategies(seed: int) -> dict:
 
 
 def _probe_strategies(apply_strategy, case: dict, make_model=None) -> dict:
-    """Probe of task 4.2: the strategies applied in the case's order to one model per architecture
+    """Probe of ``TASK_STRATEGIES``: the strategies applied in the case's order to one model per architecture
     (the reference's in the grader, the student's ``make_model``'s in the notebook); after each, whether
     the same model came back and every parameter's name, requires_grad and size."""
     build = make_model or reference_model
@@ -217,15 +218,15 @@ def _judge_strategies(data: dict, case: dict, task: str) -> str:
     return t("lab4.strategies_ok", summary=", ".join(summary))
 
 
-TASK_4_2 = register("4.2", _case_strategies, _probe_strategies, _judge_strategies)
+TASK_STRATEGIES = register(4, "check_strategies", _case_strategies, _probe_strategies, _judge_strategies)
 
 
 @student_check
-def check_strategies(apply_strategy, make_model, task: str = TASK_4_2.label) -> Verdict:
+def check_strategies(apply_strategy, make_model, task: str = TASK_STRATEGIES.label) -> Verdict:
     """Lab 4: freeze trains only the head; partial the last two stages + head; full everything.
 
     The notebook applies the strategies to models from the student's ``make_model``; the grader to
-    :func:`reference_model`'s, so that a mistake of Task 4.1 does not cost this task.
+    :func:`reference_model`'s, so that a mistake of ``TASK_MAKE_MODEL`` does not cost this task.
     """
-    return self_check(TASK_4_2, (apply_strategy,), task, case={**_case_strategies(0), "reference": False},
+    return self_check(TASK_STRATEGIES, (apply_strategy,), task, case={**_case_strategies(0), "reference": False},
                       make_model=make_model)

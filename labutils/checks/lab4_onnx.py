@@ -1,4 +1,4 @@
-"""Lab 4 self-check of the ONNX export: ``onnx_max_abs_diff`` (task 4.5) against onnxruntime.
+"""Lab 4 self-check of the ONNX export: ``onnx_max_abs_diff`` (``TASK_ONNX``) against onnxruntime.
 
 onnxruntime is imported where the judge runs the exported file: an optional extra of Lab 4 only."""
 from __future__ import annotations
@@ -19,11 +19,11 @@ from .protocol import random_state, register, self_check, shapes_of
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 4.5 onnx_max_abs_diff
+# TASK_ONNX: onnx_max_abs_diff
 
 
 def _tiny_model():
-    """Task 4.5's model: BatchNorm and Dropout make its train-mode output differ from its eval-mode one."""
+    """``TASK_ONNX``'s model: BatchNorm and Dropout make its train-mode output differ from its eval-mode one."""
     return nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
                          nn.Dropout(0.5), nn.Linear(4, 5))
 
@@ -56,7 +56,7 @@ def _number(value) -> dict:
 
 
 def _probe_onnx(max_abs_diff, case: dict) -> dict:
-    """Probe of task 4.5: the case's tiny model exported to ONNX (with the library's ``export_onnx``), then
+    """Probe of ``TASK_ONNX``: the case's tiny model exported to ONNX (with the library's ``export_onnx``), then
     what ``max_abs_diff(path, model, batch)`` returns for that model, for it with the head's bias shifted,
     and for a model with other weights. The models are handed over in train mode (as after training), so
     the function must switch them to eval itself; the (training, grad enabled) state of every forward call
@@ -78,7 +78,7 @@ def _probe_onnx(max_abs_diff, case: dict) -> dict:
 def _onnx_outputs(case: dict):
     """The judge's own export of the case's model, run by onnxruntime on the case's batch, and the PyTorch
     outputs of the three models."""
-    import onnxruntime as ort  # an optional extra: only task 4.5's judge runs the exported file
+    import onnxruntime as ort  # an optional extra: only ``TASK_ONNX``'s judge runs the exported file
 
     model, other, changed = _tiny_models(case)
     batch = case["batch"]
@@ -111,15 +111,15 @@ def _judge_onnx(data: dict, case: dict, task: str) -> str:
     return t("lab4.onnx_ok", diff=want)
 
 
-TASK_4_5 = register("4.5", _case_onnx, _probe_onnx, _judge_onnx)
+TASK_ONNX = register(4, "check_onnx_parity", _case_onnx, _probe_onnx, _judge_onnx)
 
 
 @student_check
-def check_onnx_parity(max_abs_diff, task: str = TASK_4_5.label) -> Verdict:
+def check_onnx_parity(max_abs_diff, task: str = TASK_ONNX.label) -> Verdict:
     """Lab 4: the function runs the ONNX file with onnxruntime and returns max |ONNX − PyTorch| on a batch.
 
     Checked on a tiny model exported to ONNX: for that model the difference is the true one (the judge
     exports and runs the model itself), and for a model whose head's bias differs by the case's shift,
     and a model with other weights, it is the difference to those models.
     """
-    return self_check(TASK_4_5, (max_abs_diff,), task)
+    return self_check(TASK_ONNX, (max_abs_diff,), task)

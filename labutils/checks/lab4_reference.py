@@ -1,5 +1,6 @@
 """Lab 4's references: the architectures, their heads and the strategies' trainable prefixes, and the models
-and strategies that the grader's probes use where the notebook passes the student's own (tasks 4.1-4.3)."""
+and strategies that the grader's probes use where the notebook passes the student's own (the tasks
+``TASK_MAKE_MODEL`` to ``TASK_OPTIMIZER``)."""
 from __future__ import annotations
 
 import functools

@@ -1,4 +1,5 @@
-"""Lab 4 self-checks of training and choosing: ``make_optimizer`` (task 4.3) and ``pick_best`` (4.4)."""
+"""Lab 4 self-checks of training and choosing: ``make_optimizer`` (``TASK_OPTIMIZER``) and ``pick_best``
+(``TASK_PICK_BEST``)."""
 from __future__ import annotations
 
 import copy
@@ -13,7 +14,7 @@ from .protocol import register, self_check
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 4.3 make_optimizer
+# TASK_OPTIMIZER: make_optimizer
 
 
 def _case_optimizer(seed: int) -> dict:
@@ -26,7 +27,7 @@ def _case_optimizer(seed: int) -> dict:
 
 
 def _probe_optimizer(make_optimizer, case: dict, make_model=None, apply_strategy=None) -> dict:
-    """Probe of task 4.3: the optimizer's and scheduler's types, its parameter groups as parameter names
+    """Probe of ``TASK_OPTIMIZER``: the optimizer's and scheduler's types, its parameter groups as parameter names
     (with their lr) and the model's trainable names after the call."""
     arch, strategy = case["arch"], case["strategy"]
     model = (make_model or reference_model)(arch, 5)
@@ -79,22 +80,22 @@ def _judge_optimizer(data: dict, case: dict, task: str) -> str:
     return t("lab4.optimizer_ok", n=len(trainable))
 
 
-TASK_4_3 = register("4.3", _case_optimizer, _probe_optimizer, _judge_optimizer)
+TASK_OPTIMIZER = register(4, "check_optimizer", _case_optimizer, _probe_optimizer, _judge_optimizer)
 
 
 @student_check
-def check_optimizer(make_optimizer, make_model, apply_strategy, task: str = TASK_4_3.label) -> Verdict:
+def check_optimizer(make_optimizer, make_model, apply_strategy, task: str = TASK_OPTIMIZER.label) -> Verdict:
     """Lab 4: Adam over exactly the trainable parameters at ``lr``, with CosineAnnealingLR(T_max=epochs).
 
     The notebook builds the model with the student's ``make_model`` and ``apply_strategy``; the grader
     with the references, so that only ``make_optimizer`` is graded here.
     """
-    return self_check(TASK_4_3, (make_optimizer,), task, case={**_case_optimizer(0), "reference": False},
+    return self_check(TASK_OPTIMIZER, (make_optimizer,), task, case={**_case_optimizer(0), "reference": False},
                       make_model=make_model, apply_strategy=apply_strategy)
 
 
 # ---------------------------------------------------------------------------------------------
-# Task 4.4 pick_best
+# TASK_PICK_BEST: pick_best
 
 # The fixed trap: the best on test ("a") is not the best on validation; "b" and "c" tie on validation.
 _FIXED_RUNS = [
@@ -143,7 +144,7 @@ def _case_pick_best(seed: int) -> dict:
 
 
 def _probe_pick_best(pick_best, case: dict) -> dict:
-    """Probe of task 4.4: the ``run`` of the record that ``pick_best`` returns for each table (a copy)."""
+    """Probe of ``TASK_PICK_BEST``: the ``run`` of the record that ``pick_best`` returns for each table (a copy)."""
     picked = []
     for runs in case["tables"]:
         got = pick_best(copy.deepcopy(runs))
@@ -170,10 +171,10 @@ def _judge_pick_best(data: dict, case: dict, task: str) -> str:
     return t("lab4.pick_ok")
 
 
-TASK_4_4 = register("4.4", _case_pick_best, _probe_pick_best, _judge_pick_best)
+TASK_PICK_BEST = register(4, "check_pick_best", _case_pick_best, _probe_pick_best, _judge_pick_best)
 
 
 @student_check
-def check_pick_best(pick_best, task: str = TASK_4_4.label) -> Verdict:
+def check_pick_best(pick_best, task: str = TASK_PICK_BEST.label) -> Verdict:
     """Lab 4: the winner is chosen by validation accuracy (ties: fewer trainable parameters), never by test."""
-    return self_check(TASK_4_4, (pick_best,), task)
+    return self_check(TASK_PICK_BEST, (pick_best,), task)

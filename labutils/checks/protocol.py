@@ -44,8 +44,8 @@ MAX_ITEMS = 100_000  # elements of a list/dict in a probe's result, against a re
 class Task:
     """One graded task: its label, the notebook names the grader passes, and its three halves."""
 
-    number: str                        # "1.1"
-    label: str                         # the course table's label, e.g. "Task 1.1 ResidualBlock"
+    number: str                        # "<lab>.<k>", from the course table
+    label: str                         # the course table's label, "Task <number> <title>"
     names: tuple[str, ...]             # notebook globals the grader passes to ``probe``, in order (the table's)
     make_case: Callable[[int], dict]
     probe: Callable[..., dict]
@@ -55,15 +55,19 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 
-def register(number: str, make_case, probe, judge) -> Task:
-    """Add task ``number``'s three halves to :data:`TASKS` (each lab's check modules register their own).
+def register(lab: int, check: str, make_case, probe, judge) -> Task:
+    """Add the three halves of the task of lab ``lab`` that the self-check ``check`` (its function's name)
+    checks to :data:`TASKS` (each lab's check modules register their own).
 
-    Its label (``"Task 1.1 ResidualBlock"``) and the notebook names its probe reads come from the
-    course's table (:func:`labutils.course.task`); an unknown number raises ``KeyError``.
+    The task's number, its label (``"Task <number> <title>"``) and the notebook names its probe reads come
+    from the course's table (:meth:`labutils.course.Lab.checked_by`), so a check names its task once; a
+    check the lab's table does not list raises ``KeyError``.
     """
-    row = course.task(number)
-    task = Task(number, row.label, row.names, make_case, probe, judge)
-    TASKS[number] = task
+    row = course.lab(lab).checked_by(check)
+    if row is None:
+        raise KeyError(f"lab {lab} of labutils.course has no task checked by {check!r}")
+    task = Task(row.number, row.label, row.names, make_case, probe, judge)
+    TASKS[row.number] = task
     return task
 
 
@@ -185,7 +189,7 @@ def assert_task(number: str, namespace: dict, seed: int | None = None) -> None:
     """Judge task ``number`` on a notebook's names exactly as :mod:`labutils.grade` does, in this process.
 
     The autograded test cells of the nbgrader export (``python -m labutils.assignments export-nbgrader``)
-    call it as ``assert_task("1.1", globals())``. It builds the task's case (from a random seed, like the
+    call it as ``assert_task("<number>", globals())``. It builds the task's case (from a random seed, like the
     grader, unless ``seed`` is given), runs :func:`probe_for_grader` and :func:`judge_for_grader`, and
     prints the verdict line of a done task; when the task is not done it raises the verdict as
     :class:`~labutils.checks.core.CheckFailed`, an ``AssertionError`` that Jupyter shows as that one

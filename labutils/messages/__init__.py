@@ -10,7 +10,7 @@
 The language is read from ``LABUTILS_LANG`` at every call: ``ru`` (the default) or ``en``; any
 other value raises ``ValueError`` naming the variable. Thousands separators requested with ``,``
 in a format spec (``{count:,}``) become spaces in Russian (``11 689 512``); decimals always use
-a dot. Task labels such as ``"Task 1.1 ResidualBlock"`` are rendered by :func:`task_label`.
+a dot. Task labels such as ``"Task N.M ResidualBlock"`` are rendered by :func:`task_label`.
 """
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ LANG_ENV = "LABUTILS_LANG"
 LANGUAGES = ("ru", "en")
 DEFAULT_LANGUAGE = "ru"
 
-# "Task 1.1 ResidualBlock", "Задание 3.3 training loop": the number and the title after it.
+# "Task N.M ResidualBlock", "Задание N.M training loop": the number and the title after it.
 _TASK_LABEL = re.compile(r"^\s*(?:Task|Задание)\s+(?P<number>\d+(?:\.\d+)*)\b\s*(?P<title>.*)$", re.S | re.I)
-# A task number anywhere in a text, e.g. in NotImplementedError("Задание 1.3: впишите решение").
+# A task number anywhere in a text, e.g. in NotImplementedError("Задание N.M: впишите решение").
 _TASK_MENTION = re.compile(r"\b(?:Task|Задание)\s+(\d+(?:\.\d+)*)", re.I)
 
 
@@ -88,7 +88,7 @@ def has(key: str) -> bool:
 
 
 def task_number(text: str) -> str | None:
-    """The first task number mentioned in ``text`` ("Task 1.3 ...", "Задание 1.3: ..."), or None."""
+    """The first task number mentioned in ``text`` ("Task N.M ...", "Задание N.M: ..."), or None."""
     match = _TASK_MENTION.search(str(text))
     return match.group(1) if match else None
 
@@ -96,8 +96,8 @@ def task_number(text: str) -> str | None:
 def task_label(task: str) -> str:
     """A check's task label in the current language.
 
-    ``"Task 1.1 ResidualBlock"`` (or ``"Задание 1.1 ResidualBlock"``) becomes
-    ``"Задание 1.1 ResidualBlock"`` in Russian and ``"Task 1.1 ResidualBlock"`` in English. A
+    ``"Task N.M ResidualBlock"`` (or ``"Задание N.M ResidualBlock"``) becomes
+    ``"Задание N.M ResidualBlock"`` in Russian and ``"Task N.M ResidualBlock"`` in English. A
     title with an entry ``title.<title>`` in the tables (``"training loop"``) is translated;
     identifiers and anything else are kept as given. A label without a leading task word is
     returned unchanged.
@@ -114,7 +114,7 @@ def task_label(task: str) -> str:
 
 
 def task_title(task: str) -> str:
-    """The title part of a task label (``"ResidualBlock"`` for ``"Task 1.1 ResidualBlock"``), translated."""
+    """The title part of a task label (``"ResidualBlock"`` for ``"Task N.M ResidualBlock"``), translated."""
     match = _TASK_LABEL.match(str(task))
     title = match.group("title").strip() if match else ""
     if title and has(f"title.{title}"):

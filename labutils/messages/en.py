@@ -57,7 +57,7 @@ MESSAGES = {
     "lab1.factories_ok": "parameter counts equal torchvision's: {counts}",
     "lab1.factories_ok_reference": ("parameter counts equal torchvision's: {counts}; block and stages as in "
                                     "torchvision (the factories ran with reference ResNet and blocks from "
-                                    "torchvision, so mistakes of tasks 1.1-1.3 do not count here)"),
+                                    "torchvision, so mistakes in your blocks and ResNet do not count here)"),
     "lab1.factory_config": ("{name}(): expected {want}, as torchvision's {arch} with {want_count:,} parameters; "
                             "got {got} with {got_count:,} parameters: pass ResNet that block, those stages and "
                             "groups/width_per_group"),
@@ -70,7 +70,7 @@ MESSAGES = {
     "lab1.copy_method": "{name}.{method} is the function {origin}: the task asks you to {what}",
     "lab1.copy.block": "write the block yourself",
     "lab1.copy.resnet": "write ResNet._make_layer yourself",
-    "lab1.copy.model": "build the model with the ResNet class of task 1.3, not take torchvision's",
+    "lab1.copy.model": "build the model with your own ResNet class, not take torchvision's",
     "lab1.output_shape": "expected output shape {want}, got {got}: check the stem, stages and fc against torchvision",
     "lab1.same_diff": ("expected max |diff| < {tol:g} vs torchvision, got {diff:.3g}: forward must apply the "
                        "layers in torchvision's order"),

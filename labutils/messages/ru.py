@@ -64,7 +64,7 @@ MESSAGES = {
     "lab1.factories_ok": "число параметров совпадает с torchvision: {counts}",
     "lab1.factories_ok_reference": ("число параметров совпадает с torchvision: {counts}; блок и стадии — как у "
                                     "torchvision (фабрики вызваны с эталонными ResNet и блоками из torchvision, "
-                                    "так что ошибки заданий 1.1–1.3 здесь не учитываются)"),
+                                    "так что ошибки ваших блоков и ResNet здесь не учитываются)"),
     "lab1.factory_config": ("{name}(): ожидалась модель {want} — как torchvision {arch}, параметров: "
                             "{want_count:,}; получено {got}, параметров: {got_count:,}: передайте в ResNet этот "
                             "блок, эти стадии и groups/width_per_group"),
@@ -77,7 +77,7 @@ MESSAGES = {
     "lab1.copy_method": "{name}.{method} — это функция {origin}: задание требует {what}",
     "lab1.copy.block": "написать блок самим",
     "lab1.copy.resnet": "написать ResNet._make_layer самим",
-    "lab1.copy.model": "собрать модель классом ResNet из задания 1.3, а не брать готовую из torchvision",
+    "lab1.copy.model": "собрать модель своим классом ResNet, а не брать готовую из torchvision",
     "lab1.output_shape": "ожидалась форма выхода {want}, получено {got}: сверьте stem, стадии и fc с torchvision",
     "lab1.same_diff": ("ожидалось max |diff| < {tol:g} относительно torchvision, получено {diff:.3g}: слои должны "
                        "идти в forward в том же порядке, что у torchvision"),
