@@ -45,35 +45,35 @@ COVERED = {
         ".ci/run", "pip install --quiet --disable-pip-version-check -r requirements.txt", "CI installs them"),
     "python -m pytest": (".ci/run", "python -m pytest", "CI runs the whole suite"),
     "python -m labutils.assignments build": (
-        "tests/test_assignments.py", "def test_fresh_build_passes_check", "build() into a temporary course"),
+        "tests/authoring/test_assignments.py", "def test_fresh_build_passes_check", "build() into a temporary course"),
     "python -m labutils.assignments clean": (
-        "tests/test_assignments.py", "clean(sol)", "clean() on a temporary solutions folder"),
+        "tests/authoring/test_assignments.py", "clean(sol)", "clean() on a temporary solutions folder"),
     "python -m labutils.grade submissions/": (
-        "tests/test_grade.py", "def test_cli_reports_missing_path",
+        "tests/grader/test_grade.py", "def test_cli_reports_missing_path",
         "the CLI on a path; folders are collected by grade() in the other tests"),
     "python -m labutils.grade solutions notebooks": (
-        "tests/test_grade.py", "def test_solutions_score_full_marks_and_student_notebooks_zero",
+        "tests/grader/test_grade.py", "def test_solutions_score_full_marks_and_student_notebooks_zero",
         "grade() on solutions/ and notebooks/, 8 reports and gradebook.csv"),
     "python -m labutils.assignments export-nbgrader course/": (
-        "tests/test_nbgrader.py", '"export-nbgrader"', "the export, then the real nbgrader on it"),
-    "cd course": ("tests/test_nbgrader.py", "cwd=course", "nbgrader runs in the exported course"),
+        "tests/authoring/test_nbgrader.py", '"export-nbgrader"', "the export, then the real nbgrader on it"),
+    "cd course": ("tests/authoring/test_nbgrader.py", "cwd=course", "nbgrader runs in the exported course"),
     "nbgrader generate_assignment 01_residual_networks --force": (
-        "tests/test_nbgrader.py", '"generate_assignment"', "for every lab"),
+        "tests/authoring/test_nbgrader.py", '"generate_assignment"', "for every lab"),
     "nbgrader autograde 01_residual_networks --create": (
-        "tests/test_nbgrader.py", '"autograde"', "with LABUTILS_SMOKE=1, for every lab"),
-    "nbgrader export": ("tests/test_nbgrader.py", '"export"', "grades.csv compared with labutils.grade"),
+        "tests/authoring/test_nbgrader.py", '"autograde"', "with LABUTILS_SMOKE=1, for every lab"),
+    "nbgrader export": ("tests/authoring/test_nbgrader.py", '"export"', "grades.csv compared with labutils.grade"),
     "python -m labutils.fetch --all": (
         "tests/test_fetch.py", "def test_download_over_http_checks_and_places_file",
         "the download path on a local HTTP server; --all itself needs the internet and is not run"),
     "python -m labutils.fetch cifar100": (
         "tests/test_fetch.py", 'fetch.main(["chest_xray"])', "fetch NAME from the CLI (offline and online)"),
     "python -m labutils.bench": (
-        "tests/test_bench.py", "def test_fit_overhead_benchmark_reports_both_loops",
+        "tests/bench/test_bench.py", "def test_fit_overhead_benchmark_reports_both_loops",
         "each benchmark on small sizes; the full run takes minutes and is not run"),
     "python -m labutils.bench --quick": (
-        "tests/test_bench.py", "def test_bench_json_has_the_figures_the_course_reports", "main(['--json', '--quick'])"),
+        "tests/bench/test_bench.py", "def test_bench_json_has_the_figures_the_course_reports", "main(['--json', '--quick'])"),
     "python -m labutils.bench --json": (
-        "tests/test_bench.py", 'bench.main(["--json", "--quick"])', "with the measurements stubbed"),
+        "tests/bench/test_bench.py", 'bench.main(["--json", "--quick"])', "with the measurements stubbed"),
     "python -m labutils.bench --notebooks": (
         ".ci/run", "python -m pytest",
         "not run as such: it times nbval over solutions/, which CI runs through `python -m pytest`"),

@@ -94,10 +94,51 @@ def _strings(path: Path) -> list[str]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str)]
 
 
-def test_task_numbers_and_titles_live_only_in_the_course_table():
-    numbers = re.compile(r"(?<![\d.])(" + "|".join(re.escape(t.number) for t in course.tasks()) + r")(?![\d])")
+# Where a task number is a fact rather than a format: "Task 1.1", "задание 1.3", "tasks 1.1-1.3", "1.4"
+# in quotes, or an identifier such as TASK_1_4. Floats in code (a tolerance of 1.5) are none of these.
+_NUMBER = r"(?<![\d.])({numbers})(?![\d])"
+_CONTEXT = (r"(?i)(tasks?|задани[еяйю]\w*|§)\s*(\d\.\d[–-])?" + _NUMBER, r"[\"'`]" + _NUMBER + r"[\"'`:]",
+            r"TASK_\d_\d")
+
+
+def _task_number_mentions(path: Path) -> list[str]:
+    numbers = "|".join(re.escape(t.number) for t in course.tasks())
+    text = path.read_text(encoding="utf-8")
+    return [m.group(0) for pattern in _CONTEXT for m in re.finditer(pattern.format(numbers=numbers), text)]
+
+
+def test_task_numbers_live_only_in_the_course_table():
+    """No module but labutils.course names a task by its number, in code, docstrings or comments; the
+    message tables take a task's number as a placeholder."""
+    checked = [p for p in PACKAGE.rglob("*.py") if p != PACKAGE / "course.py"]
+    assert PACKAGE / "messages" / "ru.py" in checked and PACKAGE / "checks" / "lab1.py" in checked
+    found = {str(p.relative_to(PACKAGE)): _task_number_mentions(p) for p in checked}
+    assert not {name: hits for name, hits in found.items() if hits}
+
+
+def test_the_literal_test_sees_what_it_should():
+    numbers = "|".join(re.escape(t.number) for t in course.tasks())
+    hits = lambda text: [m.group(0) for p in _CONTEXT for m in re.finditer(p.format(numbers=numbers), text)]
+    assert hits('register("1.1", a)') and hits("Probe of task 1.4") and hits("заданий 1.1–1.3")
+    assert hits("TASK_2_3 = x") and hits("Задание 2.8")
+    assert not hits("tol = 1.5 * eps") and not hits("torch 2.4") and not hits("version 1.10")
+
+
+def test_task_titles_live_only_in_the_course_table():
     titles = {t.title for t in course.tasks()}
-    for path in GRADER_FILES:
+    for path in GRADER_FILES + sorted((PACKAGE / "authoring").glob("*.py")):
         for text in _strings(path):
-            assert not numbers.search(text), (path.name, text)
             assert text not in titles, (path.name, text)
+
+
+def test_tests_are_grouped_like_the_package():
+    """tests/ mirrors labutils: a folder per sub-package (tests of top-level modules at the top), plus
+    tests/notebooks for promises the solution notebooks make about themselves."""
+    tests = Path(__file__).resolve().parent
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and not p.name.startswith((".", "__"))}
+    assert folders == subpackages | {"notebooks"}, folders ^ (subpackages | {"notebooks"})
+    for folder in folders:
+        assert list((tests / folder).glob("test_*.py")), folder
+    names = [p.name for p in tests.rglob("test_*.py")]
+    assert len(names) == len(set(names))  # pytest's default import mode needs unique test file names

@@ -24,7 +24,7 @@ from labutils import grade as grader
 from labutils.grade import LABS
 from labutils.authoring import nbgrader as export
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SOLUTIONS = ROOT / "solutions"
 NOTEBOOKS = ROOT / "notebooks"
 _STUB = re.compile(r"^(\s*)raise NotImplementedError\(.*\)\s*$")

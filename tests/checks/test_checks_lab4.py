@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from labutils import checks
-from labutils.checks.lab4 import (STRATEGY_PREFIXES, TASK_4_1, TASK_4_2, TASK_4_3, TASK_4_4, TASK_4_5,
+from labutils.checks.lab4 import (STRATEGY_PREFIXES, TASK_MAKE_MODEL, TASK_STRATEGIES, TASK_OPTIMIZER, TASK_PICK_BEST, TASK_ONNX,
                                   reference_apply_strategy, reference_model)
 from labutils.checks.protocol import TASKS, judge_for_grader, probe_for_grader
 
@@ -42,10 +42,10 @@ def test_solution_round_trip_passes(number, results):
 
 
 def test_tasks_are_registered():
-    assert [TASKS[n] for n in ("4.1", "4.2", "4.3", "4.4", "4.5")] == [TASK_4_1, TASK_4_2, TASK_4_3, TASK_4_4,
-                                                                        TASK_4_5]
-    assert TASK_4_2.names == ("apply_strategy",) and TASK_4_3.names == ("make_optimizer",)
-    assert TASK_4_5.names == ("onnx_max_abs_diff",)
+    assert [TASKS[n] for n in ("4.1", "4.2", "4.3", "4.4", "4.5")] == [TASK_MAKE_MODEL, TASK_STRATEGIES, TASK_OPTIMIZER, TASK_PICK_BEST,
+                                                                        TASK_ONNX]
+    assert TASK_STRATEGIES.names == ("apply_strategy",) and TASK_OPTIMIZER.names == ("make_optimizer",)
+    assert TASK_ONNX.names == ("onnx_max_abs_diff",)
 
 
 def test_make_case_is_deterministic_and_seeded():
@@ -53,7 +53,7 @@ def test_make_case_is_deterministic_and_seeded():
         a, b = TASKS[number].make_case(SEED), TASKS[number].make_case(SEED)
         assert _through_disk(a).keys() == a.keys()
         assert str(a) == str(b)
-    assert TASK_4_4.make_case(SEED)["tables"] != TASK_4_4.make_case(SEED + 1)["tables"]
+    assert TASK_PICK_BEST.make_case(SEED)["tables"] != TASK_PICK_BEST.make_case(SEED + 1)["tables"]
 
 
 # ----------------------------------------------------------------------------- 4.1 make_model
@@ -61,7 +61,7 @@ def test_make_case_is_deterministic_and_seeded():
 
 def test_make_model_forged_from_seed_0_fails(lab4, results):
     stale, _ = _grade("4.1", lab4, seed=0)
-    assert not judge_for_grader("4.1", stale, TASK_4_1.make_case(SEED))[0]
+    assert not judge_for_grader("4.1", stale, TASK_MAKE_MODEL.make_case(SEED))[0]
     result, case = results["4.1"]
     forged = copy.deepcopy(result)
     forged["data"]["efficientnet_b0"]["out"] = torch.zeros_like(forged["data"]["efficientnet_b0"]["out"])
@@ -70,7 +70,7 @@ def test_make_model_forged_from_seed_0_fails(lab4, results):
 
 
 def test_make_model_that_ignores_num_classes_fails_in_the_grader(lab4):
-    case = TASK_4_1.make_case(SEED)
+    case = TASK_MAKE_MODEL.make_case(SEED)
     assert case["num_classes"] != 5
     five = lambda arch, num_classes=5: lab4["make_model"](arch, 5)  # noqa: E731
     ok, line = judge_for_grader("4.1", _through_disk(probe_for_grader("4.1", {"make_model": five}, case)), case)
@@ -148,7 +148,7 @@ def test_strategies_in_another_order_catch_a_flag_never_reset(lab4):
                     p.requires_grad = False
         return model
 
-    case = TASK_4_2.make_case(SEED)
+    case = TASK_STRATEGIES.make_case(SEED)
     assert any(order.index("full") < order.index("partial") for order in case["order"].values())
     result = _through_disk(probe_for_grader("4.2", {"apply_strategy": only_set_true}, case))
     ok, line = judge_for_grader("4.2", result, case)
@@ -159,7 +159,7 @@ def test_strategies_returning_a_copy():
     def copying(model, arch, strategy):
         return copy.deepcopy(reference_apply_strategy(model, arch, strategy))
 
-    case = TASK_4_2.make_case(SEED)
+    case = TASK_STRATEGIES.make_case(SEED)
     ok, line = judge_for_grader("4.2", _through_disk(probe_for_grader("4.2", {"apply_strategy": copying}, case)), case)
     assert not ok and "resnet50/" in line
 
@@ -174,16 +174,16 @@ def test_optimizer_forged_groups_fail(results):
     forged["data"]["groups"][0]["params"].pop()
     ok, line = judge_for_grader("4.3", forged, case)
     assert not ok and str(len(result["data"]["groups"][0]["params"]) - 1) in line
-    other = TASK_4_3.make_case(1)
+    other = TASK_OPTIMIZER.make_case(1)
     for seed in range(1, 50):
-        other = TASK_4_3.make_case(seed)
+        other = TASK_OPTIMIZER.make_case(seed)
         if (other["arch"], other["strategy"]) != (case["arch"], case["strategy"]):
             break
     assert not judge_for_grader("4.3", result, other)[0]
 
 
 def test_optimizer_mistakes_in_the_grader():
-    case = TASK_4_3.make_case(SEED)
+    case = TASK_OPTIMIZER.make_case(SEED)
 
     def verdict(fn):
         ok, line = judge_for_grader("4.3", _through_disk(probe_for_grader("4.3", {"make_optimizer": fn}, case)), case)
@@ -219,14 +219,14 @@ def test_optimizer_mistakes_in_the_grader():
 
 def test_pick_best_forged_from_seed_0_fails(lab4, results):
     stale, _ = _grade("4.4", lab4, seed=0)
-    ok, line = judge_for_grader("4.4", stale, TASK_4_4.make_case(SEED))
+    ok, line = judge_for_grader("4.4", stale, TASK_PICK_BEST.make_case(SEED))
     assert not ok
     result, case = results["4.4"]
     assert len(case["tables"]) == 4 and result["data"]["picked"][0] == "c"
 
 
 def test_pick_best_random_tables_catch_mistakes():
-    case = TASK_4_4.make_case(SEED)
+    case = TASK_PICK_BEST.make_case(SEED)
 
     def verdict(fn):
         ok, line = judge_for_grader("4.4", _through_disk(probe_for_grader("4.4", {"pick_best": fn}, case)), case)
