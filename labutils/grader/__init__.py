@@ -18,14 +18,20 @@ For each submission (a notebook, or every notebook in a folder) the grader
    against references it builds itself, so nothing the notebook does to its own interpreter decides a
    verdict. Each task is judged with reference implementations of everything else, so one mistake
    costs one task;
-4. writes ``<out>/<submission>.md`` (:mod:`.report`) and rewrites ``<out>/gradebook.csv``
-   (:mod:`.gradebook`, atomically) as each submission finishes, and at the end the class summary
-   ``summary.md``/``.csv``/``.png`` (:mod:`.summary`).
+4. writes ``<out>/<submission>.md`` (:mod:`.report`) and the student's feedback page
+   (:mod:`.feedback`), records it in the persistent ``<out>/gradebook.sqlite`` (:mod:`.records`: a
+   regrade replaces its row and keeps the history) and rewrites ``<out>/gradebook.csv`` from the whole
+   record (:mod:`.gradebook`, atomically) as each submission finishes; at the end the class summary
+   ``summary.md``/``.csv``/``.png`` (:mod:`.summary`, with similar code between submissions from
+   :mod:`.similarity`) and, with a roster (:mod:`.roster`), the term table (:mod:`.term`) and the LMS
+   files (:mod:`.lms`).
 
 Every submission is read into memory before any kernel starts. A hanging, crashing, malformed or
 unrecognised notebook, a forged results file, or a notebook that kills its worker is reported as
-such and never stops the others. When a submission ends, every process it started is killed (found
-by ``LABUTILS_GRADE_RUN=<id>`` in its environment, also after ``setsid``). Submissions run in
+such and never stops the others. When a submission ends, every process it started is killed: every
+process below its worker (a child subreaper, so children that ``setsid`` or drop their environment
+stay under it) and any carrying ``LABUTILS_GRADE_RUN=<id>``; rlimits set by :mod:`.limits` bound each
+kernel process as well. Submissions run in
 parallel, one process per CPU core (:mod:`.run`); :mod:`.cli` is the command line. The points and
 titles come from :mod:`labutils.course` (:mod:`.rubric`). docs/instructors/grading.md says what is
 and is not enforced.

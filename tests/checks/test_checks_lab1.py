@@ -244,7 +244,7 @@ def test_factory_returning_torchvision_model_is_a_copy(with_lab_names):
     ns = _define(_fresh_lab1() if with_lab_names else {}, source)
     msg = _verdict(checks.check_factories, {"ResNet18": ns["ResNet18"]})
     assert msg.startswith("Задание 1.4") and "ResNet18() создаёт torchvision.models.resnet.ResNet" in msg
-    assert "задание требует собрать модель классом ResNet из задания 1.3" in msg
+    assert "задание требует собрать модель своим классом ResNet" in msg
 
 
 def test_honest_factories_are_checked_with_reference_classes(lab1, capsys):
