@@ -54,6 +54,19 @@ COVERED = {
     "python -m labutils.grade solutions notebooks": (
         "tests/grader/test_grade.py", "def test_solutions_score_full_marks_and_student_notebooks_zero",
         "grade() on solutions/ and notebooks/, 8 reports and gradebook.csv"),
+    "python -m labutils.grade submitted/ --roster roster.csv --out grades": (
+        "tests/grader/test_term_e2e.py", "def test_a_class_graded_twice_with_a_roster",
+        "grade() with a roster on a class folder, the real grader; the CLI's options in tests/grader/test_roster.py"),
+    "python -m labutils.grade submitted/ --roster roster.csv --match '^(?P<id>[a-z0-9]+)_' --out grades": (
+        "tests/grader/test_roster.py", "def test_a_file_name_pattern_maps_instead_of_folders",
+        "the file-name pattern; the CLI's --match in test_the_command_line_passes_the_term_options"),
+    "python -m labutils.grade submitted/petrova/01_residual_networks.ipynb --roster roster.csv --out grades": (
+        "tests/grader/test_term_e2e.py", "second = grade([str(boris", "one corrected file regraded into the same out"),
+    "python -m labutils.grade submitted/ --roster roster.csv --feedback-lang en --out grades": (
+        "tests/grader/test_feedback.py", "def test_english_feedback_and_html_escaping", "feedback rendered in English"),
+    "python -m labutils.grade submitted/ --roster roster.csv --export moodle --export canvas --out grades": (
+        "tests/grader/test_lms.py", "def test_canvas_file_has_its_columns_and_a_points_possible_row",
+        "both files from a term table; the CLI's --export in tests/grader/test_roster.py"),
     "python -m labutils.assignments export-nbgrader course/": (
         "tests/authoring/test_nbgrader.py", '"export-nbgrader"', "the export, then the real nbgrader on it"),
     "cd course": ("tests/authoring/test_nbgrader.py", "cwd=course", "nbgrader runs in the exported course"),
@@ -77,6 +90,14 @@ COVERED = {
     "python -m labutils.bench --notebooks": (
         ".ci/run", "python -m pytest",
         "not run as such: it times nbval over solutions/, which CI runs through `python -m pytest`"),
+    "python -m labutils.rehearse --scale tiny": (
+        "tests/rehearse/test_rehearse_tiny.py", '"--scale", "tiny"', "every lab, one test each, in CI"),
+    "python -m labutils.rehearse --scale full --lab 02 --out /tmp/rehearsal": (
+        "tests/rehearse/test_rehearse_tiny.py", '"--lab", lab',
+        "the same paths at tiny scale; the full counts take the better part of an hour and are not run"),
+    "python -m labutils.rehearse --scale full --precision fp32": (
+        "tests/rehearse/test_rehearse_bypass.py", "fp32=True",
+        "the fp32 switch in the rehearsal's kernel; a full run is not run in CI"),
 }
 
 
@@ -267,7 +288,8 @@ def test_documented_labutils_command_lines_exist(doc, command):
 
 
 # The command line each page's lone ``--option`` spans belong to.
-OPTIONS_OF = {"docs/instructors/grading.md": "labutils.grade", "docs/instructors/nbgrader.md": "labutils.assignments",
+OPTIONS_OF = {"docs/instructors/grading.md": "labutils.grade", "docs/instructors/term.md": "labutils.grade",
+              "docs/instructors/nbgrader.md": "labutils.assignments",
               "docs/instructors/offline-classroom.md": "labutils.fetch", "docs/performance.md": "labutils.bench"}
 
 

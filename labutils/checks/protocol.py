@@ -38,6 +38,10 @@ from ..messages import t, task_label
 from .core import CheckFailed, Verdict, passed, unfinished_verdict
 
 MAX_ITEMS = 100_000  # elements of a list/dict in a probe's result, against a result that fills memory
+MAX_DEPTH = 32  # nesting of lists/dicts in a probe's result
+MAX_NODES = 1_000_000  # values visited in a probe's result, each shared reference counted again
+MAX_TEXT = 16 * 2**20  # characters of all the strings of a probe's result together
+MAX_ELEMENTS = 2**26  # elements of all the tensors of a probe's result together
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,85 @@ def plain(value, where: str = "result"):
             raise TypeError(f"{where}: more than {MAX_ITEMS} items")
         return {str(k): plain(v, f"{where}[{k!r}]") for k, v in value.items()}
     raise TypeError(f"{where}: {type(value).__name__} is not plain data")
+
+
+def check_bounded(value, where: str = "results") -> None:
+    """Refuse (``ValueError`` naming the place) data loaded back from a kernel that is not plain data of
+    bounded size: before anything calls ``str()``, ``repr()`` or compares it (used by the grader's judge).
+
+    It walks the value without recursion and counts every visit (a list shared a thousand times is
+    visited a thousand times), so a small file that unfolds into a huge or deeply nested value is refused
+    after at most :data:`MAX_NODES` steps: depth over :data:`MAX_DEPTH`, more than :data:`MAX_ITEMS`
+    items in one list or dict, strings over :data:`MAX_TEXT` characters or tensors over
+    :data:`MAX_ELEMENTS` elements in all, dict keys that are not ``str``, integers over 128 bits,
+    tensors whose shape reaches past their storage, and any type that :func:`plain` never produces.
+    """
+    budget = {"nodes": 0, "text": 0, "elements": 0}
+    stack = [(value, 0, None, where)]  # (value, depth, parent entry, key): the place is spelled out on refusal
+    while stack:
+        entry = stack.pop()
+        item, depth = entry[0], entry[1]
+        if depth > MAX_DEPTH:
+            raise ValueError(f"{_place(entry)}: nested deeper than {MAX_DEPTH} levels")
+        kind = type(item)
+        if kind is dict:
+            if any(type(k) is not str for k in item):
+                raise ValueError(f"{_place(entry)}: a key that is not a string")
+            children = item.items()
+        elif kind is list or kind is tuple:
+            children = enumerate(item)
+        else:
+            _check_leaf(item, entry, budget)
+            continue
+        if len(item) > MAX_ITEMS:
+            raise ValueError(f"{_place(entry)}: more than {MAX_ITEMS} items")
+        budget["nodes"] += len(item) + 1
+        if budget["nodes"] > MAX_NODES:
+            raise ValueError(f"{where}: more than {MAX_NODES} values (shared references counted each time)")
+        for key, child in children:
+            if type(child) in _NUMBERS:
+                if type(child) is int and child.bit_length() > 128:
+                    raise ValueError(f"{_place((child, depth + 1, entry, key))}: an integer of "
+                                     f"{child.bit_length()} bits")
+            else:
+                stack.append((child, depth + 1, entry, key))
+
+
+_NUMBERS = (type(None), bool, int, float)
+
+
+def _place(entry) -> str:
+    keys = []
+    while entry[2] is not None:
+        keys.append(f"[{entry[3]!r:.40}]")
+        entry = entry[2]
+    return entry[3] + "".join(reversed(keys))
+
+
+def _check_leaf(item, entry, budget: dict) -> None:
+    """One value of :func:`check_bounded` that is not a list or dict."""
+    kind = type(item)
+    if kind in _NUMBERS:
+        if kind is int and item.bit_length() > 128:
+            raise ValueError(f"{_place(entry)}: an integer of {item.bit_length()} bits")
+    elif kind is str:
+        budget["text"] += len(item)
+        if budget["text"] > MAX_TEXT:
+            raise ValueError(f"{_place(entry)}: more than {MAX_TEXT} characters of text in all")
+    elif kind is torch.Tensor:
+        budget["elements"] += item.numel()
+        if budget["elements"] > MAX_ELEMENTS:
+            raise ValueError(f"{_place(entry)}: tensors of more than {MAX_ELEMENTS} elements in all")
+        if item.layout != torch.strided or item.device.type != "cpu":
+            raise ValueError(f"{_place(entry)}: a tensor that is not a plain CPU tensor")
+        if item.numel() and any(s < 0 for s in item.stride()):
+            raise ValueError(f"{_place(entry)}: a tensor with a negative stride")
+        reach = (item.storage_offset() + sum((n - 1) * s for n, s in zip(item.shape, item.stride()))
+                 + 1) * item.element_size() if item.numel() else 0
+        if reach > item.untyped_storage().nbytes():
+            raise ValueError(f"{_place(entry)}: a tensor whose shape reaches past its storage")
+    else:
+        raise ValueError(f"{_place(entry)}: {kind.__name__[:40]} is not plain data")
 
 
 def shapes_of(module) -> dict:

@@ -11,7 +11,10 @@ changed by anything the notebook does when it runs.
   torchvision's model). The task scores 0 with a verdict saying why.
 * :func:`tamper_flags`: code that reaches into the interpreter or other processes (``sys.modules``,
   builtins, import hooks, IPython event hooks or ``set_custom_exc``, labutils' objects, signals,
-  ``fork``/``setsid``, ``ctypes``). Flags do not change a score: they mark the submission for review.
+  ``fork``/``setsid``, ``ctypes``) or could forge the probes' data (stack inspection, tracing or
+  profiling hooks, threads, ``exec``/``eval``/``compile``, imports by computed name), read as IPython
+  runs it (magics included) and inside the strings it runs. Flags do not change a score: they mark
+  the submission for review.
 """
 from __future__ import annotations
 
@@ -19,9 +22,11 @@ import ast
 from pathlib import Path
 
 import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
 
 from .. import course
 from ..messages import t
+from . import likeness
 
 NOTEBOOKS = course.NOTEBOOKS
 # torchvision's implementation of what Lab 1 has students write, by qualified name
@@ -57,12 +62,16 @@ def student_cells(nb, lab: str, folder: Path = NOTEBOOKS) -> list[tuple[int, str
             if c.cell_type == "code" and _normal(c.source) not in released and c.source.strip()]
 
 
+_IPYTHON = TransformerManager()
+
+
 def _parse(source: str):
-    """The cell's syntax tree; IPython magics and shell lines are blanked first. None if it does not parse."""
-    lines = ["" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines()]
+    """The syntax tree of what IPython runs for the cell: its input transformers turn ``%``/``%%`` magics
+    and ``!`` shell lines into ``get_ipython().run_line_magic(...)`` and similar calls first. None if it
+    does not parse."""
     try:
-        return ast.parse("\n".join(lines))
-    except SyntaxError:
+        return ast.parse(_IPYTHON.transform_cell(source))
+    except (SyntaxError, ValueError, TypeError):
         return None
 
 
@@ -158,61 +167,148 @@ def library_copies(nb, lab: str, folder: Path = NOTEBOOKS) -> dict[str, str]:
     return found
 
 
+def pasted_library(nb, lab: str, folder: Path = NOTEBOOKS) -> list[str]:
+    """Flags for the report: a class the student wrote (in a lab with ``from_scratch`` tasks) that is one of
+    torchvision's ResNet classes pasted, renamed or not (:func:`labutils.grader.likeness.alike`)."""
+    if not scratch_names(lab):
+        return []
+    flags = []
+    for index, source in student_cells(nb, lab, folder):
+        tree = _parse(source)
+        for node in ast.walk(tree) if tree is not None else ():
+            found = likeness.alike(node) if isinstance(node, ast.ClassDef) else None
+            if found:
+                flags.append(t("integrity.copy_source", name=node.name, cell=index, source=found[0], share=found[1]))
+    return flags
+
+
 # (what to look for, message key): attribute chains, called names, and assignment targets
 _CALLS = {"set_custom_exc": "integrity.custom_exc", "register": "integrity.events", "kill": "integrity.signals",
           "killpg": "integrity.signals", "fork": "integrity.processes", "setsid": "integrity.processes",
           "signal": "integrity.signals", "reload": None}
 _MODULES = {"ctypes": "integrity.ctypes"}
+# forging the probes' data: looking at the caller, tracing, threads, code from strings, computed imports
+_FRAMES = {"inspect.stack", "inspect.currentframe", "inspect.getouterframes", "inspect.getinnerframes",
+           "inspect.trace", "inspect.getframeinfo", "sys._getframe", "sys._current_frames", "traceback.extract_stack",
+           "traceback.walk_stack", "traceback.format_stack", "traceback.print_stack"}
+_FRAME_ATTRS = {"f_back", "f_globals", "f_locals", "f_code", "tb_frame", "gi_frame", "cr_frame"}
+_TRACING = {"sys.settrace", "sys.setprofile", "threading.settrace", "threading.setprofile",
+            "threading.settrace_all_threads", "threading.setprofile_all_threads", "sys.addaudithook",
+            "sys.monitoring.register_callback", "sys.monitoring.use_tool_id", "sys.monitoring.set_events"}
+_THREADS = {"threading.Thread", "threading.Timer", "_thread.start_new_thread", "_thread.start_new",
+            "concurrent.futures.ThreadPoolExecutor", "multiprocessing.pool.ThreadPool", "asyncio.to_thread"}
+_CODE = {"exec", "eval", "compile", "builtins.exec", "builtins.eval", "builtins.compile"}
+_IMPORTS = {"__import__", "builtins.__import__", "importlib.import_module", "importlib.__import__"}
+_IPY_CODE = ("run_line_magic", "run_cell_magic", "run_cell", "ex", "ev", "run_code", "safe_execfile")
+NESTED = 3  # code in strings scanned this many levels deep (exec of a string that execs a string ...)
+
+
+def _dotted(names: _Names, node) -> str:
+    """The dotted name a call's function stands for, also for names used as they are (``exec``)."""
+    resolved = names.resolve(node)
+    if resolved:
+        return resolved
+    if isinstance(node, ast.Name):
+        return node.id
+    return ""
+
+
+def _strings(node: ast.Call) -> list[str]:
+    return [a.value for a in [*node.args, *[k.value for k in node.keywords]]
+            if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+
+
+def _forging(node, names: _Names, add) -> list[str]:
+    """Add the forging flags of one node; return the strings it runs as code (to be scanned too)."""
+    if isinstance(node, ast.Attribute) and node.attr in _FRAME_ATTRS:
+        add("integrity.frames", node)
+    if isinstance(node, ast.ClassDef) and any(_dotted(names, b) in ("threading.Thread", "threading.Timer")
+                                              for b in node.bases):
+        add("integrity.threads", node)
+    if not isinstance(node, ast.Call):
+        return []
+    dotted = _dotted(names, node.func)
+    name = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
+    if dotted in _FRAMES:
+        add("integrity.frames", node)
+    elif dotted in _TRACING:
+        add("integrity.tracing", node)
+    elif dotted in _THREADS:
+        add("integrity.threads", node)
+    elif dotted in _CODE:
+        add("integrity.dynamic_code", node)
+        return _strings(node)[:1]
+    elif dotted in _IMPORTS and not (node.args and isinstance(node.args[0], ast.Constant)):
+        add("integrity.dynamic_import", node)
+    elif name in _IPY_CODE and isinstance(node.func, ast.Attribute):
+        if name not in ("run_line_magic", "run_cell_magic"):
+            add("integrity.dynamic_code", node)
+        return _strings(node)[-1:]  # a magic's code, or the cell's text
+    return []
+
+
+def _flag_node(node, names: _Names, add) -> None:
+    """The interpreter-tampering flags of one node (see :func:`tamper_flags`)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+        for module in modules:
+            if module.split(".")[0] in _MODULES:
+                add(_MODULES[module.split(".")[0]], node)
+    elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        targets = (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target])
+        for target in targets:
+            dotted = names.resolve(target.value) if isinstance(target, (ast.Attribute, ast.Subscript)) else None
+            text = ast.unparse(target)
+            if dotted in ("sys.modules", "sys.meta_path", "sys.path_hooks") or "sys.modules" in text:
+                add("integrity.sys_modules", node)
+            elif dotted == "builtins" or text.startswith(("__builtins__", "builtins.")):
+                add("integrity.builtins", node)
+            elif dotted and dotted.split(".")[0] in ("labutils", "importlib", "torch", "torchvision", "json",
+                                                      "numpy", "sklearn", "IPython", "threading", "sys", "inspect"):
+                add("integrity.patch", node)
+    elif isinstance(node, ast.Call):
+        func = node.func
+        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+        dotted = names.resolve(func) or ""
+        if name in ("append", "insert", "extend") and isinstance(func, ast.Attribute) and \
+                names.resolve(func.value) in ("sys.meta_path", "sys.path_hooks"):
+            add("integrity.sys_modules", node)
+        elif name == "set_custom_exc" or (name == "register" and "events" in ast.unparse(func)):
+            add(_CALLS[name], node)
+        elif dotted in ("os.kill", "os.killpg", "os.fork", "os.setsid", "signal.signal", "os.forkpty"):
+            add(_CALLS[dotted.split(".")[1]] if dotted.split(".")[1] in _CALLS else "integrity.processes", node)
+        elif any(k.arg == "start_new_session" for k in node.keywords):
+            add("integrity.processes", node)
+        elif name == "setattr" and node.args and (names.resolve(node.args[0]) or "").split(".")[0] in (
+                "labutils", "builtins", "sys", "importlib", "torch", "json"):
+            add("integrity.patch", node)
+
+
+def _scan_tree(tree, names: _Names, add, depth: int = 0) -> None:
+    names.learn(tree)
+    for node in ast.walk(tree):
+        _flag_node(node, names, add)
+        for code in _forging(node, names, add):
+            inner = _parse(code) if depth < NESTED else None
+            if inner is not None:  # what exec/eval/compile or a magic runs, reported at the outer line
+                _scan_tree(inner, names, lambda key, _node, at=node: add(key, at), depth + 1)
 
 
 def tamper_flags(nb, lab: str, folder: Path = NOTEBOOKS) -> list[str]:
-    """Lines for the report: student-written code that reaches into the interpreter or other processes."""
+    """Lines for the report: student-written code that reaches into the interpreter or other processes,
+    or that could forge the probes' data (stack inspection, tracing hooks, threads, code run from strings,
+    imports by computed name). The code is read as IPython runs it (magics and ``!`` lines included), and
+    strings run by ``exec``/``eval``/``compile`` or a magic are read as code too."""
     flags: list[str] = []
-
-    def add(key: str, index: int, node) -> None:
-        line = t(key, cell=index, line=getattr(node, "lineno", 0))
-        if line not in flags:
-            flags.append(line)
-
     for index, source in student_cells(nb, lab, folder):
         tree = _parse(source)
         if tree is None:
             continue
-        names = _Names()
-        names.learn(tree)
-        for node in ast.walk(tree):
-            if isinstance(node, (ast.Import, ast.ImportFrom)):
-                modules = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module or ""]
-                for module in modules:
-                    if module.split(".")[0] in _MODULES:
-                        add(_MODULES[module.split(".")[0]], index, node)
-            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-                targets = (node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target])
-                for target in targets:
-                    dotted = names.resolve(target.value) if isinstance(target, (ast.Attribute, ast.Subscript)) else None
-                    text = ast.unparse(target)
-                    if dotted in ("sys.modules", "sys.meta_path", "sys.path_hooks") or "sys.modules" in text:
-                        add("integrity.sys_modules", index, node)
-                    elif dotted == "builtins" or text.startswith(("__builtins__", "builtins.")):
-                        add("integrity.builtins", index, node)
-                    elif dotted and dotted.split(".")[0] in ("labutils", "importlib", "torch", "torchvision", "json",
-                                                              "numpy", "sklearn", "IPython"):
-                        add("integrity.patch", index, node)
-            elif isinstance(node, ast.Call):
-                func = node.func
-                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                dotted = names.resolve(func) or ""
-                if name in ("append", "insert", "extend") and isinstance(func, ast.Attribute) and \
-                        names.resolve(func.value) in ("sys.meta_path", "sys.path_hooks"):
-                    add("integrity.sys_modules", index, node)
-                elif name == "set_custom_exc" or (name == "register" and "events" in ast.unparse(func)):
-                    add(_CALLS[name], index, node)
-                elif dotted in ("os.kill", "os.killpg", "os.fork", "os.setsid", "signal.signal", "os.forkpty"):
-                    add(_CALLS[dotted.split(".")[1]] if dotted.split(".")[1] in _CALLS else "integrity.processes",
-                        index, node)
-                elif any(k.arg == "start_new_session" for k in node.keywords):
-                    add("integrity.processes", index, node)
-                elif name == "setattr" and node.args and (names.resolve(node.args[0]) or "").split(".")[0] in (
-                        "labutils", "builtins", "sys", "importlib", "torch", "json"):
-                    add("integrity.patch", index, node)
+
+        def add(key: str, node, index=index) -> None:
+            line = t(key, cell=index, line=getattr(node, "lineno", 0))
+            if line not in flags:
+                flags.append(line)
+
+        _scan_tree(tree, _Names(), add)
     return flags

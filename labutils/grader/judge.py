@@ -8,28 +8,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from ..checks import protocol
+from . import exchange
 from .report import Report
 from .rubric import LABS
 
-MAX_RESULTS = 512 * 2**20  # bytes: a probe's results file larger than this is not read
-
-
 def load_results(path: Path) -> tuple[dict | None, str]:
-    """The probes' results as a dict, or None and why not ("" when the probe cell never wrote them)."""
+    """The probes' results as a dict, or None and why not ("" when the probe cell never wrote them).
+
+    The file is read without following links or blocking (:func:`labutils.grader.exchange.read_regular`),
+    then its data checked for shape and size (:func:`labutils.checks.protocol.check_bounded`) before
+    anything else touches it."""
     results, problem = None, ""
     try:
-        size = path.stat().st_size
-        if size > MAX_RESULTS:
-            problem = f"the probe's results are {size / 2**20:.0f} MiB, over the {MAX_RESULTS / 2**20:.0f} MiB limit"
+        results = exchange.load_results(path)
+        if not isinstance(results, dict):
+            results, problem = None, "the probe's results are not a dict"
         else:
-            results = torch.load(str(path), weights_only=True, map_location="cpu")
-            if not isinstance(results, dict):
-                results, problem = None, "the probe's results are not a dict"
+            protocol.check_bounded(results)
     except FileNotFoundError:
         problem = ""  # the probe cell did not run (a timeout, a dead kernel): the status says why
+    except exchange.Refused as exc:
+        results, problem = None, f"the probe's results were refused: {exc}"
+    except ValueError as exc:
+        results, problem = None, f"the probe's results were refused: {str(exc)[:200]}"
+    except MemoryError:
+        results, problem = None, "the probe's results were refused: they do not fit the grader's memory limit"
     except Exception as exc:  # a file the notebook replaced or corrupted
         results, problem = None, f"the probe's results cannot be read ({type(exc).__name__}: {str(exc)[:120]})"
     return results, problem
@@ -49,7 +53,7 @@ def judge(report: Report, cases: dict, results_path: Path, copies: dict[str, str
     for item in LABS.get(report.lab, []):
         if item.task in copies:
             ok, message = False, copies[item.task]
-        elif results is None or item.task not in results:
+        elif results is None or item.task not in results or item.task not in cases:
             ok, message = False, "not graded: " + (report.detail or "the grader's probes did not run")
         else:
             ok, message = protocol.judge_for_grader(item.task, results[item.task], cases[item.task])

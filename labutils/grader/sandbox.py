@@ -1,15 +1,19 @@
 """Where a submission's kernel runs, and how everything it started is found and killed (used by the
 grader's kernel and worker, :mod:`labutils.grader.kernel` and :mod:`labutils.grader.worker`).
 
-* Every process a submission starts carries ``LABUTILS_GRADE_RUN=<run id>`` in its environment, so
-  :func:`kill_run` finds it through ``/proc`` even after ``setsid`` or when orphaned.
+* :func:`submission_processes`: every process of a submission, found through the process tree (the
+  worker is a child subreaper) and, as before, ``LABUTILS_GRADE_RUN=<run id>`` in the environment;
+  a child that drops its environment is still found.
 * :class:`Watchdog` kills a kernel whose cell outlives its deadline (a cell may ignore SIGINT), and
-  :class:`Limits` one whose processes together use more memory or processes than allowed.
+  :class:`Limits` one whose processes together use more memory or processes than allowed; the kernel
+  also starts under hard rlimits (:mod:`labutils.grader.limits`).
 * On Linux with bubblewrap (``bwrap``, from the distribution: ``apt install bubblewrap``), the kernel
   runs in a sandbox (:func:`kernel_spec`): the whole file system read-only, ``/tmp`` empty, the
-  submissions' and the output folders hidden, no network, its own process namespace (so every process
-  in it dies with it), and only its own work folder writable. The client talks to it over Unix
-  sockets in a folder of the job. :func:`bwrap_status` says whether that works on this machine.
+  course's checkout (solutions, tests, git history), the submissions' and the output folders hidden,
+  no network, its own process namespace (so every process in it dies with it), and only its own work
+  folder, its connection folder and the probe's results folder writable; the grader's cases are
+  mounted read-only. The client talks to it over Unix sockets in a folder of the job.
+  :func:`bwrap_status` says whether that works on this machine.
 """
 from __future__ import annotations
 
@@ -19,11 +23,14 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..course import ROOT
+from . import limits
 
 RUN_VAR = "LABUTILS_GRADE_RUN"  # in the environment of every process a submission starts (see kill_run)
 POLL = 0.25  # seconds between two looks at a submission's processes (Limits)
@@ -97,6 +104,13 @@ def kill_run(run_id: str, rounds: int = 20) -> int:
     return len(killed)
 
 
+def submission_processes(run_id: str) -> list[int]:
+    """Every process of this worker's submission: all descendants of this process (the worker is a child
+    subreaper, so orphans, ``setsid`` children and children with an empty environment stay under it; in
+    the sandbox they also stay in its process namespace, under its init), plus any carrying the run id."""
+    return sorted(set(descendants(os.getpid())) | set(marked(run_id)))
+
+
 def remove_tree(path: Path) -> None:
     """Remove a folder however large, also where the notebook made parts of it read-only."""
     def retry(func, name, _exc):
@@ -144,8 +158,10 @@ class Watchdog:
 
 
 class Limits:
-    """Kills a submission's processes when together they hold more than ``memory_bytes`` of resident
-    memory or number more than ``processes``; polled every ``POLL`` seconds (Linux; a no-op elsewhere).
+    """Kills a submission's processes (:func:`submission_processes`, found by the process tree, not by
+    their environment) when together they hold more than ``memory_bytes`` of resident memory or number
+    more than ``processes``; polled every ``POLL`` seconds (Linux; a no-op elsewhere). Hard per-process
+    limits that no child can leave are set by :func:`labutils.grader.limits.launcher`.
 
     A limit is enforced by polling, so a very fast allocation or fork burst can exceed it for a
     moment before it is killed. ``reason`` says which limit was hit, once it was.
@@ -170,7 +186,7 @@ class Limits:
 
     def _loop(self) -> None:
         while not self._stop.wait(POLL):
-            found = marked(self.run_id)
+            found = submission_processes(self.run_id)
             used = sum(self._resident(pid) for pid in found)
             self.peak_bytes = max(self.peak_bytes, used)
             if used > self.memory_bytes:
@@ -182,6 +198,7 @@ class Limits:
             if self.reason:
                 if self._on_kill is not None:
                     self._on_kill()
+                kill(submission_processes(self.run_id))
                 kill_run(self.run_id)
                 return
 
@@ -225,38 +242,74 @@ def _inside(path: Path, folder: Path) -> bool:
         return False
 
 
-def bwrap_argv(work: Path, kernel_dir: Path, hidden: list[Path], command: list[str]) -> list[str]:
-    """The bubblewrap command line that runs ``command`` with only ``work`` and ``kernel_dir`` writable.
+def needed_folders() -> set[Path]:
+    """Folders a kernel needs read-only: the Python installation, ``sys.path`` and the installed package
+    (the course's ``labutils/``), but nothing else of the course's checkout (see :func:`bwrap_argv`)."""
+    found = set()
+    for p in [sys.prefix, sys.base_prefix, *[p for p in sys.path if p]]:
+        path = Path(p).resolve()
+        if not path.exists():
+            continue
+        if _inside(path, ROOT) and not _inside(path, ROOT / "labutils") and p not in (sys.prefix, sys.base_prefix):
+            continue  # the checkout itself (its solutions, tests, .git) stays hidden
+        found.add(path)
+    return found | {(ROOT / "labutils").resolve()}
 
-    Everything else is read-only; ``/tmp`` and each folder of ``hidden`` (the submissions', the output)
-    are empty; there is no network and a new process namespace. Folders the kernel needs (the course
-    code, the Python installation, ``sys.path``) are mounted back read-only where ``/tmp`` or a hidden
-    folder covers them, and ``work`` and ``kernel_dir`` are mounted last, so they are seen wherever they are.
+
+def bwrap_argv(work: Path, writable: list[Path], readonly: list[Path], hidden: list[Path],
+               command: list[str]) -> list[str]:
+    """The bubblewrap command line that runs ``command`` with only ``work`` and ``writable`` writable.
+
+    Everything else is read-only; ``/tmp``, the temporary folder (other submissions' jobs), each folder
+    of ``hidden`` (the submissions', the output) and the course's checkout (its ``solutions/``, tests,
+    docs and git history) are empty; there is no network and a new process namespace. The folders the
+    kernel needs (:func:`needed_folders`: the Python installation and the ``labutils`` package) are
+    mounted back read-only where a hidden folder covers them, then ``readonly`` (the grader's cases)
+    read-only and ``work`` and ``writable`` writable, last, so they are seen wherever they are.
     """
-    needed = {Path(p).resolve() for p in [ROOT, sys.prefix, sys.base_prefix,
-                                          *[p for p in sys.path if p]] if Path(p).exists()}
-    covers = [Path("/tmp")] + [h.resolve() for h in hidden]
+    covers = sorted({Path("/tmp"), Path(tempfile.gettempdir()).resolve(), ROOT.resolve(),
+                     *[h.resolve() for h in hidden]} - {Path("/")})
     argv = [shutil.which("bwrap") or "bwrap", "--die-with-parent", "--new-session", "--unshare-all",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for folder in sorted({h.resolve() for h in hidden}):
-        if folder != Path("/"):
-            argv += ["--tmpfs", str(folder)]
-    for folder in sorted(needed):
+            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc"]
+    for folder in covers:
+        argv += ["--tmpfs", str(folder)]
+    for folder in sorted(needed_folders()):
         if any(_inside(folder, c) for c in covers):
             argv += ["--ro-bind", str(folder), str(folder)]
-    for folder in (kernel_dir, work):
+    for folder in readonly:
+        argv += ["--ro-bind", str(folder), str(folder)]
+    for folder in (*writable, work):
         argv += ["--bind", str(folder), str(folder)]
     # the kernel's parent is the sandbox's init (pid 1): ipykernel must not take that for a dead parent
     argv += ["--setenv", "JPY_PARENT_PID", "1", "--chdir", str(work)]
     return argv + command
 
 
-def kernel_spec(folder: Path, work: Path, kernel_dir: Path, hidden: list[Path]) -> str:
-    """Write a kernelspec that starts an IPython kernel in the sandbox into ``folder``; returns its name."""
-    name = "labutils-sandbox"
-    command = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec = {"argv": bwrap_argv(work, kernel_dir, hidden, command), "display_name": "labutils sandbox",
-            "language": "python", "interrupt_mode": "message"}
+@dataclass(frozen=True)
+class KernelPlan:
+    """What :func:`kernel_spec` needs to start one submission's kernel."""
+
+    work: Path  # its working folder (writable)
+    writable: tuple[Path, ...] = ()  # its connection files' folder, the probe's results folder
+    readonly: tuple[Path, ...] = ()  # the grader's cases folder
+    hidden: tuple[Path, ...] = ()  # the submissions' and output folders
+    memory_bytes: int = 6 * 2**30
+    processes: int = 256
+    threads: int | None = None
+    sandbox: bool = True
+
+
+def kernel_spec(folder: Path, plan: KernelPlan) -> str:
+    """Write a kernelspec into ``folder`` that starts an IPython kernel with hard resource limits
+    (:func:`labutils.grader.limits.launcher`), its torch threads capped, in the sandbox when
+    ``plan.sandbox``; returns its name."""
+    name = "labutils-sandbox" if plan.sandbox else "labutils-limited"
+    kernel = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}", *limits.thread_cap(plan.threads)]
+    command = limits.launcher(plan.memory_bytes, plan.processes if plan.sandbox else None, kernel)
+    argv = (bwrap_argv(plan.work, list(plan.writable), list(plan.readonly), list(plan.hidden), command)
+            if plan.sandbox else command)
+    spec = {"argv": argv, "display_name": "labutils grading kernel", "language": "python",
+            "interrupt_mode": "message" if plan.sandbox else "signal"}
     (folder / name).mkdir(parents=True, exist_ok=True)
     (folder / name / "kernel.json").write_text(json.dumps(spec, indent=1), encoding="utf-8")
     return name

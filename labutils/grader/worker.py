@@ -26,7 +26,7 @@ from ..atomic import write_atomic
 from . import sandbox
 from .detect import detect_lab
 from .judge import fill_tasks
-from .kernel import GRACE, GRADER_TIMEOUT, Settings, grade_in_kernel
+from .kernel import GRACE, GRADER_TIMEOUT, RERUN_TIMEOUT, Settings, grade_in_kernel
 from .report import Report, render
 from .sandbox import RUN_VAR, kill_run
 
@@ -103,7 +103,8 @@ def run_isolated(path: str, text: str, settings: Settings, cancel: threading.Eve
             proc.stdin.close()
         except OSError:
             pass
-        limit = timeout + GRADER_TIMEOUT + 3 * GRACE + 120  # the worker enforces the real limits itself
+        # the worker enforces the real limits itself (a rerun of the definitions included)
+        limit = timeout + GRADER_TIMEOUT + RERUN_TIMEOUT + 4 * GRACE + 180
         rc, cancelled, overran = _wait(proc, start, limit, cancel)
         kill_run(run_id)
         report = _read_result(result)

@@ -303,7 +303,19 @@ MESSAGES = {
     "runtime.smoke_notice": "[SMOKE MODE] {message}",
     "runtime.mode_smoke": ("SMOKE MODE ({var}=1): synthetic stand-in data, random weights, a few batches. "
                            "Numbers below show that the code runs, not how well the method works."),
-    "runtime.mode_full": "Full mode: real datasets and ImageNet weights (set {var}=1 for a quick demo).",
+    "runtime.mode_full": "Full mode: real datasets and ImageNet weights (for a quick demo: SMOKE = True in the first cell, or {var}=1).",
+    "dogs.attached_short": "{folder} holds {n} images named <wnid>_<number>.jpg, at least {want} are needed",
+    "hosted.where_colab": "Running on Google Colab.",
+    "hosted.where_kaggle": ("Running on Kaggle. Attached datasets are read from /kaggle/input (read-only), "
+                            "everything the notebook writes goes to /kaggle/working."),
+    "hosted.where_local": "Running on your own computer or in a checkout of the course.",
+    "hosted.no_drive": ("Data goes to /content/data: Colab wipes it when the session ends, and the archives "
+                        "will be downloaded again. To keep them on Google Drive, set USE_DRIVE = True in the "
+                        "first cell and run it again."),
+    "hosted.data": "Data folder: {folder}",
+    "hosted.device": "Device: {device}. Precision: {precision}",
+    "hosted.input_found": "Found a copy of {what} among the attached datasets: {path}",
+    "hosted.input_rejected": "The copy of {what} in {path} does not fit and was skipped: {reason}",
     "runtime.no_cuda": "Device {device!r} was requested ({var}) but CUDA is not available.",
     "runtime.no_mps": "Device {device!r} was requested ({var}) but Apple MPS is not available.",
     "runtime.redirect": ("The data folder {root} cannot be written (a shared read-only copy): extracted "
@@ -407,6 +419,13 @@ MESSAGES = {
         "  - To try the notebook without the real files, run it with {smoke}=1 (synthetic data, random weights)."
     ),
     "fetch.set_aside": "{reason}\n  The file was kept as {aside}; fetching a fresh copy.",
+    "fetch.offline_value": ("{var}={value!r} is not understood: {var}=1 forbids downloads, "
+                            "{var}=0 (or unset) allows them."),
+    "fetch.offline": ("{name!r} ({size}) has to be downloaded, but {var}=1 forbids downloads. Missing: {dest}\n"
+                      "  - On a machine with internet run `python -m labutils.fetch {name}` and copy {dest} to "
+                      "the same place here (or point LABUTILS_DATA to a folder that has {subdir}/).\n"
+                      "  - On Kaggle attach a dataset holding this file to the notebook (Add Input).\n"
+                      "  - Or unset {var} to download it from {url}."),
     "fetch.cannot_download": "Could not download {name!r} ({size}) from {url}: {error}\n{help}",
     "fetch.broke_off": "Download of {name!r} from {url} broke off after {size:,} bytes: {error}\n{help}",
     "fetch.ignoring": "{error}\n  Ignoring it.",
@@ -484,6 +503,13 @@ MESSAGES = {
     "integrity.sys_modules": "cell {cell}, line {line}: replaces modules or the import system (sys.modules, sys.meta_path)",
     "integrity.builtins": "cell {cell}, line {line}: replaces Python's builtins",
     "integrity.patch": "cell {cell}, line {line}: changes library objects (labutils, torch, json, importlib …)",
+    "integrity.frames": "cell {cell}, line {line}: looks at the call stack (inspect.stack, sys._getframe, f_back …)",
+    "integrity.tracing": "cell {cell}, line {line}: sets a tracing or profiling hook (settrace, setprofile …)",
+    "integrity.threads": "cell {cell}, line {line}: starts threads (threading.Thread, Timer …)",
+    "integrity.dynamic_code": "cell {cell}, line {line}: runs code from a string (exec, eval, compile, run_cell)",
+    "integrity.dynamic_import": "cell {cell}, line {line}: imports a module by a computed name",
+    "integrity.copy_source": ("{name} (cell {cell}) repeats torchvision's {source} almost verbatim "
+                              "({share:.0%} of its fragments match once names are replaced)"),
     # labutils.stats
     "stats.points": " p.p.",
     "stats.tie": ("{metric}: a tie between '{a}' and '{b}': the difference is {signed}{unit}, and the {level}% "
@@ -503,4 +529,72 @@ MESSAGES = {
     "fastpath.fp16_without_scaler": ("{device}: autocast here would be float16 (no native bfloat16), and float16 "
                                      "without a GradScaler loses small gradients: pass scaler=True and train with "
                                      "torch.amp.GradScaler, or leave amp=\"auto\" (float32)"),
+    # labutils.rehearse: the full-mode dress rehearsal (instructors; its banner shows in the rehearsal's kernels)
+    "rehearse.banner": ("[REHEARSAL] Full mode on stand-in data (python -m labutils.rehearse): {files} stand-in "
+                        "files (archives, and weights holding random initialisations) are accepted although their "
+                        "checksums differ, in this kernel only, which the rehearsal started. float32 forced: "
+                        "{fp32}; tiny budget (1 epoch): {tiny}. Model accuracy means nothing here; what counts is "
+                        "time, memory and that every line runs."),
+    "rehearse.bypass_marker": "[REHEARSAL] Checksum mismatch",
+    "rehearse.bypass_used": ("[REHEARSAL] Checksum mismatch: the file is accepted as the rehearsal's stand-in "
+                             "(the very bytes it wrote): {path}"),
+    "rehearse.cli_description": ("Full-mode dress rehearsal: stand-in data with the real structure (and, with "
+                                 "--scale full, the real size), every solution notebook end to end with "
+                                 "LABUTILS_SMOKE=0, a report of time, memory and disk"),
+    "rehearse.cli_scale": "tiny: a few images per class and one epoch (minutes); full: the real counts",
+    "rehearse.cli_lab": "only this lab (01-04); may be repeated; default all",
+    "rehearse.cli_out": "folder for the data, the report and the executed notebooks (default: a new temporary one)",
+    "rehearse.cli_precision": ("auto: as a student's run on this CPU; fp32: bfloat16 off (float32 + "
+                               "channels_last), as on a CPU without bfloat16"),
+    "rehearse.cli_workers": "processes that write the stand-in images",
+    "rehearse.cli_timeout": "time limit of one cell, seconds",
+    "rehearse.not_ours": ("The folder {data} is not empty and was not made by the rehearsal, which removes "
+                          "everything in it but its stand-ins. Give --out a new or empty folder."),
+    "rehearse.building": "Building the stand-ins (scale {scale}) in {data} ...",
+    "rehearse.built": "Stand-in files: {n}, {mb:.0f} MB; building them took {s} s (not part of the labs' times).",
+    "rehearse.running": "Lab {lab}: running {notebook} in full mode ...",
+    "rehearse.written": "Report: {path}",
+    "rehearse.lab_failed": "Lab {lab} stopped at cell {cell}:\n{error}",
+    "rehearse.col_lab": "lab",
+    "rehearse.col_status": "result",
+    "rehearse.col_wall": "total, m:s",
+    "rehearse.col_pss": "peak memory, GiB",
+    "rehearse.col_disk": "written, MiB",
+    "rehearse.phase.preparation": "data",
+    "rehearse.phase.caching": "cache",
+    "rehearse.phase.training": "training",
+    "rehearse.phase.evaluation": "evaluation",
+    "rehearse.phase.analysis": "analysis/export",
+    "rehearse.machine": ("Machine: {cpu}, {cores} cores, native bfloat16: {bf16}; scale {scale}, precision "
+                         "{precision}; load average {load} (other processes slow every figure)"),
+    "rehearse.ok": "ok",
+    "rehearse.failed": "failed at cell {cell}",
+    "rehearse.slowest": "Lab {lab}, slowest cells: {cells}",
+    # labutils.grader.feedback: what a student reads of the grading (no instructor-only details)
+    "feedback.title": "Grading results: {lab}",
+    "feedback.lab.01": "Lab 1. Residual networks (ResNet)",
+    "feedback.lab.02": "Lab 2. Healthy or ill: fine-tuning ResNet-18 on chest X-rays",
+    "feedback.lab.03": "Lab 3. Fine-tuning a pretrained ResNeXt on CIFAR-100",
+    "feedback.lab.04": "Lab 4. Freeze, unfreeze partly or fine-tune all",
+    "feedback.lab_unknown": "lab not recognised",
+    "feedback.file": "File: {file}",
+    "feedback.points": "Points: {points} of {max_points}",
+    "feedback.col_task": "Task",
+    "feedback.col_points": "Points",
+    "feedback.col_verdict": "Verdict",
+    "feedback.errors": "Errors while the notebook ran",
+    "feedback.error_line": "cell {cell} (counting from 1 at the top): {ename}: {evalue}",
+    "feedback.no_errors": "No errors while the notebook ran.",
+    "feedback.status.timeout": ("The notebook did not finish in the time allowed, and the tasks after the stop are "
+                                "not graded: find the slow cell, check that the whole notebook passes "
+                                "\"Restart & Run All\", and submit it again."),
+    "feedback.status.crashed": ("The notebook's run stopped abnormally (its kernel died: e.g. out of memory, or the "
+                                "code ended the process): check that the whole notebook passes "
+                                "\"Restart & Run All\", and submit it again."),
+    "feedback.status.invalid": ("The file cannot be read as a Jupyter notebook: submit the .ipynb file saved by "
+                                "Jupyter, without editing it by hand."),
+    "feedback.status.unknown-lab": ("Which lab this is could not be told: submit the notebook handed out in the "
+                                    "course under its original name."),
+    "feedback.status.error": ("The grading did not happen for a technical reason on the course's side; this is not "
+                              "your mistake, the instructor will grade the work again."),
 }

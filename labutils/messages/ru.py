@@ -322,7 +322,19 @@ MESSAGES = {
     "runtime.mode_smoke": ("РЕЖИМ SMOKE ({var}=1): синтетические данные вместо настоящих, случайные веса, "
                            "несколько батчей. Числа ниже показывают, что код работает, а не насколько хорош метод."),
     "runtime.mode_full": ("Полный режим: настоящие датасеты и веса ImageNet "
-                          "(для быстрой демонстрации задайте {var}=1)."),
+                          "(для быстрой демонстрации: SMOKE = True в первой ячейке или {var}=1)."),
+    "dogs.attached_short": "в {folder} {n} снимков вида <wnid>_<номер>.jpg, а нужно не меньше {want}",
+    "hosted.where_colab": "Среда: Google Colab.",
+    "hosted.where_kaggle": ("Среда: Kaggle. Подключённые датасеты читаются из /kaggle/input (только чтение), "
+                            "всё, что ноутбук пишет, — в /kaggle/working."),
+    "hosted.where_local": "Среда: ваш компьютер или копия репозитория курса.",
+    "hosted.no_drive": ("Данные — в /content/data: Colab стирает их в конце сеанса, и архивы скачаются "
+                        "заново. Чтобы хранить их на Google Диске, поставьте USE_DRIVE = True в первой "
+                        "ячейке и запустите её ещё раз."),
+    "hosted.data": "Папка данных: {folder}",
+    "hosted.device": "Устройство: {device}. Точность: {precision}",
+    "hosted.input_found": "Найдена копия {what} среди подключённых датасетов: {path}",
+    "hosted.input_rejected": "Копия {what} в {path} не подошла и пропущена: {reason}",
     "runtime.no_cuda": "Запрошено устройство {device!r} ({var}), но CUDA недоступна.",
     "runtime.no_mps": "Запрошено устройство {device!r} ({var}), но Apple MPS недоступен.",
     "runtime.redirect": ("Папка данных {root} недоступна для записи (общая копия только для чтения): "
@@ -434,6 +446,13 @@ MESSAGES = {
         "(синтетические данные, случайные веса)."
     ),
     "fetch.set_aside": "{reason}\n  Файл сохранён как {aside}; скачиваю свежую копию.",
+    "fetch.offline_value": ("{var}={value!r} не распознано: {var}=1 запрещает загрузки, "
+                            "{var}=0 (или переменная не задана) — разрешает."),
+    "fetch.offline": ("{name!r} ({size}) нужно скачать, но {var}=1 запрещает загрузки. Файла нет: {dest}\n"
+                      "  - На машине с интернетом выполните `python -m labutils.fetch {name}` и скопируйте "
+                      "{dest} в то же место здесь (или укажите в LABUTILS_DATA папку, в которой есть {subdir}/).\n"
+                      "  - На Kaggle подключите к ноутбуку датасет с этим файлом (Add Input).\n"
+                      "  - Или уберите {var}, чтобы скачать его с {url}."),
     "fetch.cannot_download": "Не удалось скачать {name!r} ({size}) с {url}: {error}\n{help}",
     "fetch.broke_off": "Загрузка {name!r} с {url} оборвалась после {size:,} байт: {error}\n{help}",
     "fetch.ignoring": "{error}\n  Этот файл пропущен.",
@@ -514,6 +533,13 @@ MESSAGES = {
     "integrity.sys_modules": "ячейка {cell}, строка {line}: подменяет модули или импорт (sys.modules, sys.meta_path)",
     "integrity.builtins": "ячейка {cell}, строка {line}: подменяет встроенные функции Python",
     "integrity.patch": "ячейка {cell}, строка {line}: меняет объекты библиотек (labutils, torch, json, importlib …)",
+    "integrity.frames": "ячейка {cell}, строка {line}: смотрит на стек вызовов (inspect.stack, sys._getframe, f_back …)",
+    "integrity.tracing": "ячейка {cell}, строка {line}: ставит трассировку или профилировщик (settrace, setprofile …)",
+    "integrity.threads": "ячейка {cell}, строка {line}: запускает потоки (threading.Thread, Timer …)",
+    "integrity.dynamic_code": "ячейка {cell}, строка {line}: выполняет код из строки (exec, eval, compile, run_cell)",
+    "integrity.dynamic_import": "ячейка {cell}, строка {line}: импортирует модуль по вычисленному имени",
+    "integrity.copy_source": ("{name} (ячейка {cell}) почти дословно повторяет код {source} из torchvision "
+                              "(совпадает {share:.0%} фрагментов после замены имён)"),
     # labutils.stats
     "stats.points": " п.п.",
     "stats.tie": ("{metric}: ничья между «{a}» и «{b}» — разница {signed}{unit}, а {level}%-й бутстрэп-интервал "
@@ -534,4 +560,72 @@ MESSAGES = {
     "fastpath.fp16_without_scaler": ("{device}: autocast здесь был бы float16 (аппаратного bfloat16 нет), а float16 "
                                      "без GradScaler теряет малые градиенты: передайте scaler=True и обучайте "
                                      "с torch.amp.GradScaler или оставьте amp=\"auto\" (float32)"),
+    # labutils.rehearse: the full-mode dress rehearsal (instructors; its banner shows in the rehearsal's kernels)
+    "rehearse.banner": ("[РЕПЕТИЦИЯ] Прогон полного режима на подставных данных (python -m labutils.rehearse): "
+                        "{files} подставных файлов (архивы и веса со случайной инициализацией) принимаются без "
+                        "совпадения контрольной суммы — только в этом ядре, запущенном репетицией. float32 "
+                        "принудительно: {fp32}; крошечный бюджет (1 эпоха): {tiny}. Точность моделей здесь "
+                        "ничего не значит, важны время, память и то, что каждая строка выполняется."),
+    "rehearse.bypass_marker": "[РЕПЕТИЦИЯ] Контрольная сумма не совпала",
+    "rehearse.bypass_used": ("[РЕПЕТИЦИЯ] Контрольная сумма не совпала: файл принят как подставной файл "
+                             "репетиции (те самые байты, что она записала): {path}"),
+    "rehearse.cli_description": ("Репетиция полного режима: подставные данные реальной структуры (и при --scale full "
+                                 "реального объёма), каждый ноутбук из solutions/ целиком с LABUTILS_SMOKE=0, "
+                                 "отчёт о времени, памяти и диске"),
+    "rehearse.cli_scale": "tiny — несколько снимков на класс и одна эпоха (минуты); full — реальные объёмы",
+    "rehearse.cli_lab": "только эта лабораторная (01-04); можно несколько раз; по умолчанию все",
+    "rehearse.cli_out": "папка для данных, отчёта и выполненных ноутбуков (по умолчанию новая временная)",
+    "rehearse.cli_precision": ("auto — как у студента на этом процессоре; fp32 — bfloat16 выключен (float32 + "
+                               "channels_last), как на процессоре без bfloat16"),
+    "rehearse.cli_workers": "процессов для создания подставных снимков",
+    "rehearse.cli_timeout": "предел времени одной ячейки, секунд",
+    "rehearse.not_ours": ("Папка {data} не пуста и создана не репетицией: репетиция удаляет в ней всё, кроме "
+                          "своих подставных файлов. Укажите в --out новую или пустую папку."),
+    "rehearse.building": "Создаю подставные данные (масштаб {scale}) в {data} ...",
+    "rehearse.built": "Подставных файлов: {n}, {mb:.0f} МБ; создание заняло {s} с (в время лабораторных не входит).",
+    "rehearse.running": "Лабораторная {lab}: выполняю {notebook} в полном режиме ...",
+    "rehearse.written": "Отчёт: {path}",
+    "rehearse.lab_failed": "Лабораторная {lab} остановилась на ячейке {cell}:\n{error}",
+    "rehearse.col_lab": "лаб.",
+    "rehearse.col_status": "итог",
+    "rehearse.col_wall": "всего, мин:с",
+    "rehearse.col_pss": "пик памяти, ГиБ",
+    "rehearse.col_disk": "записано, МиБ",
+    "rehearse.phase.preparation": "данные",
+    "rehearse.phase.caching": "кэш",
+    "rehearse.phase.training": "обучение",
+    "rehearse.phase.evaluation": "оценка",
+    "rehearse.phase.analysis": "анализ/экспорт",
+    "rehearse.machine": ("Машина: {cpu}, ядер {cores}, bfloat16 в железе: {bf16}; масштаб {scale}, точность "
+                         "{precision}; средняя загрузка {load} (чужие процессы замедляют каждый замер)"),
+    "rehearse.ok": "ок",
+    "rehearse.failed": "ошибка в ячейке {cell}",
+    "rehearse.slowest": "Лаб. {lab}, самые долгие ячейки: {cells}",
+    # labutils.grader.feedback: what a student reads of the grading (no instructor-only details)
+    "feedback.title": "Результаты проверки: {lab}",
+    "feedback.lab.01": "Лабораторная работа 1. Остаточные сети (ResNet)",
+    "feedback.lab.02": "Лабораторная работа 2. Здоров или болен: дообучение ResNet-18 на рентгенограммах",
+    "feedback.lab.03": "Лабораторная работа 3. Дообучение предобученной ResNeXt на CIFAR-100",
+    "feedback.lab.04": "Лабораторная работа 4. Заморозить, разморозить частично или дообучить всё",
+    "feedback.lab_unknown": "лабораторная не распознана",
+    "feedback.file": "Файл: {file}",
+    "feedback.points": "Баллы: {points} из {max_points}",
+    "feedback.col_task": "Задание",
+    "feedback.col_points": "Баллы",
+    "feedback.col_verdict": "Вердикт",
+    "feedback.errors": "Ошибки при выполнении блокнота",
+    "feedback.error_line": "ячейка {cell} (считая сверху с 1): {ename}: {evalue}",
+    "feedback.no_errors": "Ошибок при выполнении нет.",
+    "feedback.status.timeout": ("Блокнот не успел выполниться за отведённое время, задания после остановки не "
+                                "оценены: найдите долгую ячейку, проверьте, что блокнот целиком проходит "
+                                "«Restart & Run All», и сдайте его снова."),
+    "feedback.status.crashed": ("Выполнение блокнота аварийно прервалось (ядро остановилось: например, не хватило "
+                                "памяти или код завершил процесс): проверьте, что блокнот целиком проходит "
+                                "«Restart & Run All», и сдайте его снова."),
+    "feedback.status.invalid": ("Файл не читается как блокнот Jupyter: сдайте файл .ipynb, сохранённый из "
+                                "Jupyter, без ручной правки."),
+    "feedback.status.unknown-lab": ("Не удалось определить, какая это лабораторная: сдайте выданный в курсе блокнот "
+                                    "под его исходным именем."),
+    "feedback.status.error": ("Проверка не состоялась по технической причине на стороне курса; это не ваша "
+                              "ошибка, преподаватель проверит работу заново."),
 }

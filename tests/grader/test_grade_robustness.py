@@ -70,16 +70,15 @@ FORGERIES = {
                       "R.BasicBlock = ResidualBlock\n",
     "forged_results": "import torch\n"
                       "def _forge(result):\n    import glob\n"
-                      "    for path in glob.glob('/tmp/**/grader-*/cases.pt', recursive=True) + "
-                      "glob.glob('../kernel/grader-*/cases.pt'):\n"
+                      "    for path in glob.glob('../cases/cases-*.pt'):\n"
                       "        torch.save({'1.1': {'data': {'origin': None, 'expansion': 1, 'runs': []}}},"
-                      " path.replace('cases.pt', 'results.pt'))\n"
+                      " path.replace('/cases/cases-', '/results/results-'))\n"
                       "get_ipython().events.register('post_run_cell', _forge)\n",
     "pickled_code": "import os, pickle\n"
                     "class Evil:\n    def __reduce__(self):\n        return (os.system, ('touch /tmp/labutils-pwned',))\n"
                     "def _forge(result):\n    import glob\n"
-                    "    for path in glob.glob('../kernel/grader-*/cases.pt'):\n"
-                    "        pickle.dump(Evil(), open(path.replace('cases.pt', 'results.pt'), 'wb'))\n"
+                    "    for path in glob.glob('../cases/cases-*.pt'):\n"
+                    "        pickle.dump(Evil(), open(path.replace('/cases/cases-', '/results/results-'), 'wb'))\n"
                     "get_ipython().events.register('post_run_cell', _forge)\n",
 }
 
@@ -142,7 +141,9 @@ def test_hostile_submissions_do_not_stop_the_run_and_leave_nothing_behind(tmp_pa
     # a cell that ignores SIGINT is killed at the limit plus the grace
     stubborn = reports["ignores_sigint.ipynb"]
     assert stubborn.status == "timeout" and "killed" in stubborn.detail, stubborn.detail
-    assert stubborn.seconds < timeout + GRACE + 20, stubborn.seconds
+    # plus the worker's and the kernel's start (the worker's imports alone took 21 s at a load average of 8,
+    # python -X importtime); far below the cell's 600 s sleep
+    assert stubborn.seconds < timeout + GRACE + 45, stubborn.seconds
 
     litter = reports["litters.ipynb"]
     assert litter.status == "ok" and [e["ename"] for e in litter.errors] == ["RuntimeError"], litter.errors
@@ -196,10 +197,14 @@ def test_the_sandbox_keeps_the_course_classmates_and_network_out_of_reach(tmp_pa
 def test_memory_and_process_limits_end_the_submission(tmp_path):
     folder = tmp_path / "submissions"
     folder.mkdir()
-    _small(folder / "hog.ipynb", ["import numpy as np, time\nx = np.ones(int(1.5 * 2**30), dtype=np.uint8)\n"
-                                  "time.sleep(30)"])
+    # issue 23: children that drop their environment (and with it the run's id) are counted all the same
+    _small(folder / "hog.ipynb", ["import subprocess, sys, time\n"
+                                  "code = 'import numpy as np, time; x = np.ones(int(1.25 * 2**30), dtype=np.uint8); "
+                                  "time.sleep(60)'\n"
+                                  "p = subprocess.Popen([sys.executable, '-c', code], env={})\ntime.sleep(30)"])
     _small(folder / "forks.ipynb", ["import subprocess, time\n"
-                                    "ps = [subprocess.Popen(['sleep', '60']) for _ in range(40)]\ntime.sleep(30)"])
+                                    "ps = [subprocess.Popen(['/bin/sleep', '60'], env={}) for _ in range(40)]\n"
+                                    "time.sleep(30)"])
     _small(folder / "calm.ipynb", [SENS_SPEC], lab="02_chest_xray_finetuning")
     reports = _by_name(grader.grade([str(folder)], tmp_path / "grades", timeout=60, workers=2, memory_gb=1.0,
                                     processes=20))

@@ -22,6 +22,7 @@ def test_the_solutions_raise_no_alarm(lab):
     nb = nbformat.read(str(SOLUTIONS / f"{lab}.ipynb"), as_version=4)
     assert integrity.library_copies(nb, lab) == {}
     assert integrity.tamper_flags(nb, lab) == []
+    assert integrity.pasted_library(nb, lab) == []
     # the solution cells are what a student writes: the scan reads them, and only them
     own = integrity.student_cells(nb, lab)
     assert own and all("### BEGIN SOLUTION" in source for _, source in own)
@@ -78,3 +79,38 @@ def test_tampering_is_flagged_with_cell_and_line(source):
 
 def test_a_cell_that_does_not_parse_is_skipped():
     assert integrity.tamper_flags(_nb("def broken(:\n", "%timeit 1", "!ls"), LAB1) == []
+
+
+# issue 23: what could forge the probes' data, and code the scan used to miss (magics, strings run as code)
+FORGING = {
+    "import inspect\nif any('probe' in f.function for f in inspect.stack()):\n    pass": ["стек вызовов"],
+    "import sys\nframe = sys._getframe(1)": ["стек вызовов"],
+    "def f(frame):\n    return frame.f_back.f_globals": ["стек вызовов"],
+    "import sys\nsys.settrace(lambda *a: None)": ["трассировку"],
+    "import threading\nthreading.setprofile(print)": ["трассировку"],
+    "import threading\nthreading.Thread(target=print, daemon=True).start()": ["потоки"],
+    "from threading import Thread\nclass Swapper(Thread):\n    pass": ["потоки"],
+    "exec('x = 1')": ["из строки"],
+    "code = compile('x = 1', 'f', 'exec')": ["из строки"],
+    "import importlib\nname = 'o' + 's'\nmod = importlib.import_module(name)": ["вычисленному имени"],
+    "mod = __import__('o' + 's')": ["вычисленному имени"],
+    "%time import sys; sys.modules['json'] = None": ["sys.modules"],
+    "%%time\nget_ipython().set_custom_exc((Exception,), print)\n": ["set_custom_exc"],
+    "get_ipython().run_line_magic('time', \"import sys; sys.modules['x'] = 1\")": ["sys.modules"],
+    "exec(\"import builtins\\nbuiltins.print = None\")": ["из строки", "встроенные"],
+    "exec(\"exec('import ctypes')\")": ["из строки", "ctypes"],
+}
+
+
+@pytest.mark.parametrize("source", list(FORGING))
+def test_forging_and_hidden_code_are_flagged(source):
+    flags = integrity.tamper_flags(_nb("x = 1", source), LAB1)
+    assert len(flags) == len(FORGING[source]), flags
+    for flag, expected in zip(flags, FORGING[source]):
+        assert expected in flag and flag.startswith("ячейка 1, строка "), flags
+
+
+def test_plain_uses_are_not_flagged():
+    harmless = ("import importlib, re\nmod = importlib.import_module('math')\npattern = re.compile('a+')\n"
+                "model = None\nif model is not None:\n    model.eval()\n")
+    assert integrity.tamper_flags(_nb(harmless), LAB1) == []
