@@ -22,6 +22,11 @@ def _safe_name(path: str, taken: set[str]) -> str:
     return name
 
 
+def new_name(path: str, taken: set[str]) -> str:
+    """A report file stem for ``path`` not in ``taken`` (added to it): its stem, made unique."""
+    return _safe_name(path, taken)
+
+
 def report_names(submissions: list[str]) -> dict[str, str]:
     """Submission -> the stem of its report file: its own stem, made unique (``notebooks__01_...``)."""
     taken: set[str] = set()

@@ -45,9 +45,10 @@ def _cell(text: str) -> str:
     return " ".join(str(text).split()).replace("|", "\\|")
 
 
-def write_summary(reports: list[Report], out: Path) -> dict:
-    """``summary.md`` (tables), ``summary.csv`` (one row per task) and ``summary.png`` (per-task success
-    rate and status counts) in ``out``; returns :func:`summarize`'s dict."""
+def write_summary(reports: list[Report], out: Path, extra: list[str] = ()) -> dict:
+    """``summary.md`` (tables, then the lines ``extra``: the similar-code pairs), ``summary.csv`` (one row
+    per task) and ``summary.png`` (per-task success rate and status counts) in ``out``; returns
+    :func:`summarize`'s dict."""
     s = summarize(reports)
     lines = ["# Class summary", "", f"{s['submissions']} submission(s).", "",
              "| status | submissions |", "|---|---|"]
@@ -68,6 +69,7 @@ def write_summary(reports: list[Report], out: Path) -> dict:
             failing = "; ".join(f"{n}× {_cell(m)}" for m, n in t["failing"]) or "—"
             lines.append(f"| {t['task']} | {_cell(t['title'])} | {t['points']} | "
                          f"{t['passed']} / {t['submissions']} ({t['share']:.0%}) | {failing} |")
+    lines += list(extra)
     write_atomic(out / "summary.md", "\n".join(lines) + "\n")
 
     buffer = io.StringIO()
