@@ -5,6 +5,7 @@ The tree shows its three audiences (``docs/architecture.md`` has the map).
 Students' notebooks import (each function's docstring says which lab uses it):
 
 - ``runtime``     smoke mode, device choice, seeding, the data folder
+- ``hosted``      Colab, Kaggle or local: the first cell's ``setup_environment``, attached datasets
 - ``data``        ImageNet normalization and ``denormalize``
 - ``imagefolder`` image folders with named errors, the dataset over them, splits
 - ``chest_xray``, ``cifar100``, ``dogs``  one module per dataset: locator, preparation, smoke stand-in
@@ -29,6 +30,6 @@ Maintainers: ``bench`` (``python -m labutils.bench``) and ``budgets`` (full-mode
 from .runtime import (data_root, describe_mode, get_device, is_smoke, pick, seed_everything, smoke_notice,
                       writable_root)
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # written only here: pyproject.toml reads it, assignments build puts it in the first cells
 __all__ = ["data_root", "describe_mode", "get_device", "is_smoke", "pick", "seed_everything", "smoke_notice",
            "writable_root"]

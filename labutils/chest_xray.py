@@ -14,11 +14,11 @@ from typing import Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from . import fetch
+from . import fetch, hosted
 from .archives import CorruptArchiveError, extract_zip
 from .messages import t
 from .registry import CHEST_XRAY_CLASSES
-from .runtime import cache_counterpart, data_root, is_smoke, smoke_notice, writable_path
+from .runtime import data_root, derived_candidates, derived_path, is_smoke, smoke_notice
 from .standins import MARKER, _check_target, _params, class_pattern
 
 CHEST_XRAY_ENV = "LABUTILS_CHEST_XRAY"
@@ -101,7 +101,9 @@ def chest_xray_root(path=None) -> Path:
 
     Looked up in this order: the ``path`` argument; ``$LABUTILS_CHEST_XRAY`` (e.g. the Kaggle copy
     ``.../chest_xray``); in smoke mode a synthetic stand-in (grayscale, varied sizes, imbalanced
-    like the real set, several images per patient named as in Kermany's archive); otherwise ``data/chest_xray/extracted/chest_xray``, extracted from the registry's
+    like the real set, several images per patient named as in Kermany's archive); an extraction
+    already in ``data/chest_xray/extracted/chest_xray``; Kaggle's copy among the attached datasets
+    (:func:`attached_chest_xray`); otherwise ``data/chest_xray/extracted/chest_xray``, extracted from the registry's
     ChestXRay2017.zip, which is downloaded (~1.2 GB) if missing. When the data folder is read-only
     (a shared classroom copy), the extraction and the stand-in go to its per-user counterpart
     (:func:`labutils.runtime.writable_path`).
@@ -114,7 +116,7 @@ def chest_xray_root(path=None) -> Path:
             raise FileNotFoundError(t("chest_xray.not_xray", root=root, source=source))
         return root
     if is_smoke():
-        root = writable_path(data_root() / "smoke" / "chest_xray")  # per-user when the data folder is read-only
+        root = derived_path(data_root() / "smoke" / "chest_xray")  # per-user when the data folder is read-only
         # Patients, not images: 1-5 X-rays each, Kermany's file names, healthy:sick about 1:3 in train/
         # and 1:2 in test/ like the real set (1,341:3,875 and 234:390). test/ reuses one PNEUMONIA patient number of train/ (person20), so the lab's
         # check for patients present in both folders has something to find.
@@ -125,11 +127,14 @@ def chest_xray_root(path=None) -> Path:
         smoke_notice(t("chest_xray.standin", root=root), once_key="chest_xray")
         return root
     extracted = data_root() / "chest_xray" / "extracted"
-    for found in dict.fromkeys((extracted, cache_counterpart(extracted))):
+    for found in derived_candidates(extracted):
         if _looks_like_chest_xray(found / "chest_xray"):  # already extracted, possibly read-only
             return found / "chest_xray"
+    attached = attached_chest_xray()
+    if attached is not None:
+        return attached
     archive = fetch.download("chest_xray")
-    extracted = writable_path(extracted)  # per-user when the data folder is read-only
+    extracted = derived_path(extracted)  # per-user when the data folder is read-only
     root = extracted / "chest_xray"
     print(t("chest_xray.extracting", archive=archive, dest=extracted))
     try:
@@ -143,6 +148,41 @@ def chest_xray_root(path=None) -> Path:
     return root
 
 
+
+
+MIN_NAMED_SHARE = 0.95  # of a copy's X-rays whose file names carry the patient: else the split cannot work
+
+
+def check_chest_xray_folder(root) -> None:
+    """Content check of an extracted copy (Kaggle's ``paultimothymooney/chest-xray-pneumonia``): ``train/`` and
+    ``test/`` each with ``NORMAL/`` and ``PNEUMONIA/`` X-rays, nearly all named by patient as in Kermany's
+    archive, so the per-patient split works; raises ``ValueError`` saying what is wrong (Lab 2)."""
+    root = Path(root)
+    names = []
+    for split in ("train", "test"):
+        for cls in CHEST_XRAY_CLASSES:
+            files = [p.name for p in (root / split / cls).glob("*.jpeg")] if (root / split / cls).is_dir() else []
+            if not files:
+                raise ValueError(t("registry.no_jpegs", folders=f"{root / split / cls}"))
+            names += files
+    named = sum(chest_xray_patient(name) is not None for name in names) / len(names)
+    if named < MIN_NAMED_SHARE:
+        raise ValueError(t("chest_xray.unnamed_count", n=round((1 - named) * len(names))))
+
+
+def attached_chest_xray() -> Path | None:
+    """The chest X-rays among the attached datasets (Kaggle's ``/kaggle/input``): the first ``chest_xray``
+    folder that passes :func:`check_chest_xray_folder`, read where it is; None when there is none (Lab 2)."""
+    what = "chest_xray"
+    for folder in hosted.input_folders(lambda p: p.name == what and _looks_like_chest_xray(p)):
+        try:
+            check_chest_xray_folder(folder)
+        except ValueError as exc:
+            print(t("hosted.input_rejected", what=what, path=folder, reason=exc))
+            continue
+        print(t("hosted.input_found", what=what, path=folder))
+        return folder
+    return None
 
 
 SIGNAL_BOX = (0.25, 0.75, 0.25, 0.75)  # rows from-to, columns from-to (fractions): where the class shows

@@ -19,7 +19,7 @@ from torchvision import datasets as tv_datasets
 from . import fetch
 from .archives import extract_tar
 from .messages import t
-from .runtime import cache_counterpart, data_root, file_lock, is_smoke, smoke_notice, writable_path
+from .runtime import data_root, derived_candidates, derived_path, file_lock, is_smoke, smoke_notice
 from .standins import class_pattern
 
 # The 20 superclasses of CIFAR-100 and their 5 classes each, as listed on the dataset's page
@@ -82,8 +82,7 @@ CIFAR100_FOLDER = "cifar-100-python"  # the folder the archive holds and torchvi
 def _cifar100_roots(root=None) -> list[Path]:
     """Folders that may hold ``cifar-100-python/``: ``root`` or ``data/cifar100``, then its per-user counterpart."""
     first = Path(root) if root is not None else data_root() / "cifar100"
-    second = cache_counterpart(first)
-    return [first] if second == first else [first, second]
+    return list(derived_candidates(first))
 
 
 def _extracted_folder(root=None) -> Path:
@@ -146,7 +145,7 @@ def cifar100(train: bool, transform=None):
         if dataset is not None:
             return dataset
     archive = fetch.download("cifar100")  # data/cifar100/cifar-100-python.tar.gz, MD5-checked
-    folder = writable_path(_cifar100_roots()[0] / CIFAR100_FOLDER)
+    folder = derived_path(_cifar100_roots()[0] / CIFAR100_FOLDER)
     with file_lock(folder.parent / f".{CIFAR100_FOLDER}.lock", what=folder):
         dataset = _load_extracted(folder.parent, train, transform, quiet=True)  # another process may have finished
         if dataset is None:

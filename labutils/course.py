@@ -15,11 +15,54 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# The folder that holds the ``labutils`` package: the course checkout in an editable install. The
-# grader mounts it into the sandbox and puts it on the worker's PYTHONPATH; the released notebooks
-# (``notebooks/``) next to it are what the code scan compares a submission with.
+from . import __version__
+
+# The folder that holds the ``labutils`` package: the course checkout in an editable install,
+# ``site-packages`` in an installed copy. The grader mounts it into the sandbox and puts it on the
+# worker's PYTHONPATH.
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+PACKAGED_NOTEBOOKS = Path(__file__).resolve().parent / "released"  # filled by setup.py's build step
+
+
+def released_notebooks() -> Path:
+    """The folder of the released student notebooks, which the grader's code scan compares a
+    submission with: the copy shipped inside an installed package (``labutils/released/``, see
+    ``setup.py``), else the checkout's ``notebooks/``."""
+    return PACKAGED_NOTEBOOKS if PACKAGED_NOTEBOOKS.is_dir() else ROOT / "notebooks"
+
+
+NOTEBOOKS = released_notebooks()
+
+# Where a lone notebook installs the course from, and what its badges open: set here once, read by
+# ``python -m labutils.assignments build`` (the first cell of every notebook, the Colab and Kaggle
+# badges) and by the README's test. ``INSTALL_SOURCE`` is a pip requirement: the distribution on
+# PyPI (below), or the release tag of the repository, e.g.
+# f"{DISTRIBUTION}[labs] @ git+https://github.com/{REPOSITORY}@{RELEASE_TAG}".
+DISTRIBUTION = "resnet-transfer-course"
+REPOSITORY = "resnet-transfer-course/resnet-transfer-course"  # owner/name of the public GitHub repository
+RELEASE_TAG = f"v{__version__}"
+INSTALL_SOURCE = f"{DISTRIBUTION}[labs]=={__version__}"
+
+
+def notebook_url(stem: str) -> str:
+    """The released student notebook ``stem`` on GitHub, at the release tag."""
+    return f"https://github.com/{REPOSITORY}/blob/{RELEASE_TAG}/notebooks/{stem}.ipynb"
+
+
+def colab_url(stem: str) -> str:
+    """Google Colab's link that opens the released notebook ``stem``."""
+    return f"https://colab.research.google.com/github/{REPOSITORY}/blob/{RELEASE_TAG}/notebooks/{stem}.ipynb"
+
+
+def kaggle_url(stem: str) -> str:
+    """Kaggle's link that imports the released notebook ``stem`` into a new notebook."""
+    return f"https://kaggle.com/kernels/welcome?src={notebook_url(stem)}"
+
+
+def badges(stem: str) -> str:
+    """The "Open in Colab" and "Open in Kaggle" badges of notebook ``stem``, in Markdown."""
+    return (f"[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]({colab_url(stem)}) "
+            f"[![Open In Kaggle](https://kaggle.com/static/images/open-in-kaggle.svg)]({kaggle_url(stem)})")
 
 
 @dataclass(frozen=True)

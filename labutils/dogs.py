@@ -15,11 +15,11 @@ from pathlib import Path
 
 from PIL import Image
 
-from . import fetch
+from . import fetch, hosted
 from .archives import extract_tar
 from .imagefolder import scan_image_folder, stratified_split
 from .messages import t
-from .runtime import cache_counterpart, data_root, file_lock, is_smoke, smoke_notice, writable_path
+from .runtime import data_root, derived_candidates, derived_path, file_lock, is_smoke, smoke_notice
 from .standins import make_image_folder
 
 DOG_BREEDS = {  # folder in images.tar -> class name used in data/processed
@@ -30,6 +30,7 @@ DOG_BREEDS = {  # folder in images.tar -> class name used in data/processed
     "n02113799-standard_poodle": "poodle",
 }
 MIN_IMAGE_SIDE = 64
+MIN_BREED_IMAGES = 100  # each of the five breeds has 150-200 images in Stanford Dogs
 
 
 @dataclass
@@ -86,7 +87,7 @@ def prepare_dogs(raw_images, processed, *, seed: int = 42, min_side: int = MIN_I
 
     if _holds_plan(processed, plan):  # reused as it is, even from a read-only folder
         return done(processed)
-    target = writable_path(processed)
+    target = derived_path(processed)
     with file_lock(target.parent / f".{target.name}.lock", what=target) as locked:
         if _holds_plan(target, plan):  # finished by another process while we waited
             return done(target)
@@ -148,20 +149,24 @@ def dogs_raw_images(*, progress: bool = True) -> Path:
     """``Images/`` folder holding the five breeds, extracted from Stanford Dogs ``images.tar`` (Lab 4).
 
     Full mode: the registry downloads images.tar (~794 MB, SHA-256 checked) and only the five
-    breeds are extracted (safely) into ``data/stanford_dogs/raw``. Smoke mode: a small synthetic
-    ``images.tar`` with the same layout (plus a sixth breed, one unreadable and one too-small
-    image) goes through the same extraction, and says so. An existing extraction is used as it is;
+    breeds are extracted (safely) into ``data/stanford_dogs/raw``, unless an extraction is already
+    there or Kaggle's copy is attached (:func:`attached_dogs`: linked breed by breed, read where it
+    is). Smoke mode: a small synthetic ``images.tar`` with the same layout (plus a sixth breed, one
+    unreadable and one too-small image) goes through the same extraction, and says so. An existing extraction is used as it is;
     when the data folder is read-only, extraction (and the stand-in) go to its per-user
     counterpart (:func:`labutils.runtime.writable_path`), under a file lock shared by all users.
     """
     smoke = is_smoke()
     base = data_root() / "smoke" / "stanford_dogs" if smoke else data_root() / "stanford_dogs"
-    for candidate in dict.fromkeys((base, cache_counterpart(base))):
+    for candidate in derived_candidates(base):
         if (candidate / "raw" / "Images").is_dir():  # already extracted: no need to touch (or re-hash) the archive
             if smoke:
                 smoke_notice(t("dogs.standin", base=candidate), once_key="dogs")
             return candidate / "raw" / "Images"
-    raw = writable_path(base / "raw")
+    attached = None if smoke else attached_dogs()
+    if attached is not None:
+        return _link_breeds(attached, derived_path(base / "raw") / "Images")
+    raw = derived_path(base / "raw")
     if smoke:
         smoke_notice(t("dogs.standin", base=raw.parent), once_key="dogs")
     with file_lock(raw.parent / ".raw.lock", what=raw):
@@ -170,6 +175,46 @@ def dogs_raw_images(*, progress: bool = True) -> Path:
             print(t("dogs.extracting", n=len(DOG_BREEDS), archive=archive))
             extract_tar(archive, raw, keep=lambda name: name.split("/")[:2][-1] in DOG_BREEDS and name.count("/") >= 2)
     return raw / "Images"
+
+
+def check_dogs_images(images) -> None:
+    """Content check of an extracted ``Images/`` folder (Kaggle's ``jessicali9530/stanford-dogs-dataset``): each
+    of the five breeds' folders holds at least ``MIN_BREED_IMAGES`` JPEGs named ``<wnid>_<n>.jpg`` as in
+    ``images.tar``; raises ``ValueError`` naming the first that does not (Lab 4)."""
+    for folder in DOG_BREEDS:
+        wnid = folder.split("-")[0]
+        found = len(list((Path(images) / folder).glob(f"{wnid}_*.jpg")))
+        if found < MIN_BREED_IMAGES:
+            raise ValueError(t("dogs.attached_short", folder=Path(images) / folder, n=found, want=MIN_BREED_IMAGES))
+
+
+def attached_dogs() -> Path | None:
+    """Stanford Dogs' ``Images/`` among the attached datasets (Kaggle's ``/kaggle/input``), read where it is,
+    when it passes :func:`check_dogs_images`; None when there is none (Lab 4)."""
+    what = "stanford_dogs"
+    for folder in hosted.input_folders(lambda p: p.name == "Images" and all((p / b).is_dir() for b in DOG_BREEDS)):
+        try:
+            check_dogs_images(folder)
+        except ValueError as exc:
+            print(t("hosted.input_rejected", what=what, path=folder, reason=exc))
+            continue
+        print(t("hosted.input_found", what=what, path=folder))
+        return folder
+    return None
+
+
+def _link_breeds(source: Path, images: Path) -> Path:
+    """``images/`` with a link to each of the five breeds' folders of ``source`` (an attached read-only copy
+    holding all 120 breeds), so the lab sees five breeds as after its own extraction; ``source`` itself
+    where links cannot be made."""
+    try:
+        images.mkdir(parents=True, exist_ok=True)
+        for folder in DOG_BREEDS:
+            if not (images / folder).exists():
+                (images / folder).symlink_to(source / folder, target_is_directory=True)
+    except OSError:
+        return source
+    return images
 
 
 def _standin_dogs_tar(base: Path) -> Path:

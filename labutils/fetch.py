@@ -28,6 +28,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from . import hosted
 from . import registry as _registry
 from . import runtime as _runtime
 from .archives import claim_new, release, remove_if_abandoned
@@ -36,6 +37,18 @@ from .registry import Resource
 from .runtime import SMOKE_ENV, cache_counterpart, data_root, writable_path
 
 CHUNK = 1 << 20
+OFFLINE_ENV = "LABUTILS_OFFLINE"
+
+
+def offline() -> bool:
+    """True when ``LABUTILS_OFFLINE`` forbids downloads (a classroom or Kaggle without internet);
+    a value that is neither a yes nor a no raises ``ValueError`` naming the variable."""
+    raw = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("", "0", "false", "no", "off"):
+        return False
+    raise ValueError(t("fetch.offline_value", var=OFFLINE_ENV, value=os.environ[OFFLINE_ENV]))
 
 
 class DownloadError(RuntimeError):
@@ -246,9 +259,12 @@ def download(resource: Resource | str, root: Path | None = None, *, progress: bo
              extra_locations: tuple[Path, ...] = (), timeout: float = 60.0) -> Path:
     """Return a verified local copy of ``resource``, downloading it if needed (all labs).
 
-    An existing copy under ``root`` (default ``data/``) or in ``extra_locations`` is reused after
-    its checksum passes. A copy that fails is renamed ``*.corrupt`` (never deleted) and fetched
-    again. The download goes to a temporary file in the target folder and is moved into place
+    An existing copy under ``root`` (default ``data/``), in ``extra_locations`` or among the
+    attached datasets (Kaggle's ``/kaggle/input``: a file of the same name, see
+    :func:`labutils.hosted.input_files`) is reused after its checksum passes. With
+    ``LABUTILS_OFFLINE=1`` a missing file raises ``DownloadError`` naming it and the
+    ``python -m labutils.fetch NAME`` command instead of being downloaded. A copy that fails is
+    renamed ``*.corrupt`` (never deleted) and fetched again. The download goes to a temporary file in the target folder and is moved into place
     only after the checksum matches, so an interrupted download never leaves a half file behind;
     the ``.part`` file of a killed download is removed before the next download of the same file.
 
@@ -264,7 +280,8 @@ def download(resource: Resource | str, root: Path | None = None, *, progress: bo
     # a classroom's shared read-only data folder: a missing file goes to the per-user cache instead
     cached = cache_counterpart(dest)
     shared_bad = None  # why the shared folder's own copy was rejected, when it had to stay there
-    for candidate in (dest, *([cached] if cached != dest else []), *extra_locations):
+    attached = tuple(hosted.input_files(resource.filename))  # Kaggle's /kaggle/input, read-only
+    for candidate in (dest, *([cached] if cached != dest else []), *extra_locations, *attached):
         if not candidate.is_file():
             continue
         try:
@@ -278,6 +295,9 @@ def download(resource: Resource | str, root: Path | None = None, *, progress: bo
         if shared_bad is not None:
             print(_shared_bad(resource, dest, shared_bad, t("fetch.shared_using", path=found)), file=sys.stderr)
         return found
+    if offline():
+        raise DownloadError(t("fetch.offline", name=resource.name, size=resource.size_text(), var=OFFLINE_ENV,
+                              dest=dest, subdir=resource.subdir, url=resource.url))
     try:
         target = writable_path(dest)
     except PermissionError as exc:

@@ -305,13 +305,21 @@ def default_workers() -> int:
 
     0 in smoke mode (a few dozen tiny images: starting workers costs more than it saves), on
     Windows/macOS, and in a Jupyter kernel whose start method spawns workers, where they hang;
-    otherwise one per spare CPU core, at most 4. Pair it with ``persistent_workers`` so workers start once per run.
+    otherwise one per spare CPU core, at most 4. Pair it with ``persistent_workers`` so workers
+    start once per run. The start method is the one a DataLoader will use (:func:`start_method`):
+    Python 3.14 makes ``forkserver`` the Linux default.
     """
     if is_smoke() or sys.platform in ("win32", "darwin"):
         return 0
-    if "ipykernel" in sys.modules and multiprocessing.get_start_method(allow_none=True) in ("spawn", "forkserver"):
+    if "ipykernel" in sys.modules and start_method() in ("spawn", "forkserver"):
         return 0  # spawned workers re-import the notebook's code, which a kernel cannot provide
     return min(4, max(0, (os.cpu_count() or 1) - 1))
+
+
+def start_method() -> str:
+    """The start method a DataLoader's workers will use: the one set for this process, else the
+    platform's default (the first of ``get_all_start_methods()``), found without fixing it."""
+    return multiprocessing.get_start_method(allow_none=True) or multiprocessing.get_all_start_methods()[0]
 
 
 def stratified_indices(targets: Sequence[int], n: int, seed: int = 42) -> list[int]:

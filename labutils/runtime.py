@@ -21,6 +21,7 @@ SMOKE_ENV = "LABUTILS_SMOKE"
 DATA_ENV = "LABUTILS_DATA"
 DEVICE_ENV = "LABUTILS_DEVICE"
 CACHE_ENV = "LABUTILS_CACHE"
+DERIVED_ENV = "LABUTILS_DERIVED"
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -179,14 +180,51 @@ def cache_counterpart(path) -> Path:
     A path inside the data folder keeps its place relative to it (``<data>/stanford_dogs/raw`` →
     ``<cache>/stanford_dogs/raw``); any other path goes to ``<cache>/other/<hash of its folder>/<name>``.
     """
+    return _counterpart(path, cache_root())
+
+
+def _counterpart(path, target: Path) -> Path:
     path, root = Path(path), data_root()
     for base, full in ((root, path), (root.resolve(), path.resolve())):
         try:
-            return cache_root() / full.relative_to(base)
+            return target / full.relative_to(base)
         except ValueError:
             continue
     digest = hashlib.sha1(str(path.resolve().parent).encode()).hexdigest()[:12]
-    return cache_root() / "other" / digest / path.name
+    return target / "other" / digest / path.name
+
+
+def derived_root() -> Path | None:
+    """``$LABUTILS_DERIVED``: where derived data goes when the data folder is slow storage, or None (all labs).
+
+    Set by :func:`labutils.hosted.setup_environment` on Colab with Google Drive: downloads and run
+    results stay on Drive, while extracted archives, splits and smoke stand-ins go to the fast local disk.
+    """
+    value = os.environ.get(DERIVED_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def derived_candidates(path) -> tuple[Path, ...]:
+    """Where derived data for ``path`` may already be: ``path``, its ``$LABUTILS_DERIVED`` counterpart,
+    its per-user cache counterpart (all labs: the dataset locators look there before building it)."""
+    path = Path(path)
+    derived = derived_root()
+    found = [path, *([_counterpart(path, derived)] if derived else []), cache_counterpart(path)]
+    return tuple(dict.fromkeys(found))
+
+
+def derived_path(path) -> Path:
+    """Where to build derived data (an extraction, a split, a stand-in) for ``path`` (all labs).
+
+    Its ``$LABUTILS_DERIVED`` counterpart when that variable is set (parent created), else
+    :func:`writable_path`.
+    """
+    derived = derived_root()
+    if derived is None:
+        return writable_path(path)
+    moved = _counterpart(path, derived)
+    moved.parent.mkdir(parents=True, exist_ok=True)
+    return moved
 
 
 def writable_path(path) -> Path:

@@ -15,12 +15,12 @@ NOTEBOOKS = ROOT / "notebooks"
 def solution_namespace(name: str) -> dict:
     """The imports, functions and classes that a solution notebook defines, without running its experiments.
 
-    Runs the first code cell (imports) and, from every cell with a solution region, only its
+    Runs the first code cell after the setup cell (imports) and, from every cell with a solution region, only its
     import statements, UPPER_CASE constants and ``def``/``class`` definitions: the very code the
     instructor's notebook uses.
     """
     nb = nbformat.read(str(SOLUTIONS / name), as_version=4)
-    code = [c.source for c in nb.cells if c.cell_type == "code"]
+    code = [c.source for c in nb.cells if c.cell_type == "code" and c.get("id") != "setup"]  # not the setup cell
     ns: dict = {}
     exec(compile(code[0], f"{name}:imports", "exec"), ns)
     keep = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from labutils import registry
+from labutils import fetch, registry
 from labutils.chest_xray import (chest_xray_patient, chest_xray_patients, chest_xray_root, describe_unnamed,
                                  make_chest_xray_folder)
 from labutils.imagefolder import ImageListDataset, ImageReadError, grouped_split, scan_image_folder, stratified_split
@@ -288,3 +288,77 @@ def test_preload_respects_the_memory_budget(tmp_path, capsys):
     assert ds[0][0].mode == "RGB"  # still works, decoding each time
     assert ds.preload(64, progress=False)
     assert min(ds[0][0].size) == 64
+
+
+def _kaggle_input(tmp_path, monkeypatch):
+    from labutils import hosted
+
+    inputs = tmp_path / "kaggle" / "input"
+    inputs.mkdir(parents=True)
+    monkeypatch.setattr(hosted, "KAGGLE_INPUT", inputs)
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    monkeypatch.setenv("LABUTILS_OFFLINE", "1")  # any download attempt fails the test
+    return inputs
+
+
+def _tree(folder):
+    return sorted((p.relative_to(folder), p.stat().st_mtime_ns) for p in folder.rglob("*"))
+
+
+def test_kaggle_chest_xray_copy_is_checked_and_read_in_place(tmp_path, data_dir, monkeypatch, capsys):
+    from labutils.chest_xray import make_chest_xray_folder
+
+    monkeypatch.delenv("LABUTILS_CHEST_XRAY", raising=False)
+    inputs = _kaggle_input(tmp_path, monkeypatch)
+    copy = inputs / "chest-xray-pneumonia" / "chest_xray"  # paultimothymooney/chest-xray-pneumonia
+    for split in ("train", "test", "val"):
+        make_chest_xray_folder(copy / split, {"NORMAL": 2, "PNEUMONIA": 3}, seed=1)
+    (copy / "__MACOSX").mkdir()
+    before = _tree(inputs)
+    assert chest_xray_root() == copy
+    assert _tree(inputs) == before
+    assert str(copy) in capsys.readouterr().out
+
+
+def test_kaggle_chest_xray_copy_without_patient_names_is_skipped(tmp_path, data_dir, monkeypatch, capsys):
+    monkeypatch.delenv("LABUTILS_CHEST_XRAY", raising=False)
+    inputs = _kaggle_input(tmp_path, monkeypatch)
+    copy = inputs / "renamed" / "chest_xray"
+    for split in ("train", "test"):
+        for cls in ("NORMAL", "PNEUMONIA"):
+            (copy / split / cls).mkdir(parents=True)
+            (copy / split / cls / "image_001.jpeg").write_bytes(_png_bytes())
+    with pytest.raises(fetch.DownloadError, match="LABUTILS_OFFLINE"):
+        chest_xray_root()
+    assert str(copy) in capsys.readouterr().out  # named as skipped, with the reason
+
+
+def test_kaggle_stanford_dogs_copy_is_linked_breed_by_breed(tmp_path, data_dir, monkeypatch):
+    from labutils import dogs
+
+    inputs = _kaggle_input(tmp_path, monkeypatch)
+    monkeypatch.setattr(dogs, "MIN_BREED_IMAGES", 2)
+    images = inputs / "stanford-dogs-dataset" / "images" / "Images"  # jessicali9530/stanford-dogs-dataset
+    for folder in [*dogs.DOG_BREEDS, "n02085620-Chihuahua"]:
+        (images / folder).mkdir(parents=True)
+        for n in range(2):
+            (images / folder / f"{folder.split('-')[0]}_{n}.jpg").write_bytes(_png_bytes((80, 80)))
+    before = _tree(inputs)
+    raw = dogs.dogs_raw_images(progress=False)
+    assert raw == data_dir / "stanford_dogs" / "raw" / "Images"
+    assert sorted(p.name for p in raw.iterdir()) == sorted(dogs.DOG_BREEDS)
+    assert (raw / "n02088364-beagle").resolve() == images / "n02088364-beagle"
+    assert _tree(inputs) == before
+    assert dogs.dogs_raw_images(progress=False) == raw  # a second call reuses the links
+
+
+def test_kaggle_stanford_dogs_copy_that_is_too_small_is_skipped(tmp_path, data_dir, monkeypatch):
+    from labutils import dogs
+
+    images = _kaggle_input(tmp_path, monkeypatch) / "dogs" / "Images"
+    for folder in dogs.DOG_BREEDS:
+        (images / folder).mkdir(parents=True)
+    with pytest.raises(ValueError, match="n02088364-beagle"):
+        dogs.check_dogs_images(images)
+    with pytest.raises(fetch.DownloadError, match="python -m labutils.fetch stanford_dogs"):
+        dogs.dogs_raw_images(progress=False)

@@ -326,3 +326,44 @@ def test_concurrent_downloads_of_one_file_each_use_their_own_part(http_url, data
     assert not errors and len(results) == 3
     assert (data_dir / "downloads" / "sample.bin").read_bytes() == PAYLOAD
     assert _leftovers(data_dir / "downloads") == ["sample.bin"]
+
+
+def test_offline_mode_names_the_file_and_the_fetch_command(source, data_dir, monkeypatch):
+    monkeypatch.setenv("LABUTILS_OFFLINE", "1")
+    opened = []
+    monkeypatch.setattr(fetch.urllib.request, "urlopen", lambda *a, **k: opened.append(a) or 1 / 0)
+    with pytest.raises(DownloadError) as info:
+        download(_resource(source.as_uri()), progress=False)
+    message = str(info.value)
+    assert "python -m labutils.fetch sample" in message and "LABUTILS_OFFLINE" in message
+    assert str(data_dir / "downloads" / "sample.bin") in message
+    assert not opened and not (data_dir / "downloads").exists()
+
+
+def test_offline_mode_still_uses_a_verified_copy(source, data_dir, monkeypatch):
+    download(_resource(source.as_uri()), progress=False)
+    monkeypatch.setenv("LABUTILS_OFFLINE", "1")
+    assert download(_resource(source.as_uri()), progress=False).read_bytes() == PAYLOAD
+
+
+def test_offline_value_is_checked(monkeypatch):
+    monkeypatch.setenv("LABUTILS_OFFLINE", "maybe")
+    with pytest.raises(ValueError, match="LABUTILS_OFFLINE"):
+        fetch.offline()
+
+
+def test_attached_copy_is_verified_and_used_in_place(source, data_dir, tmp_path, monkeypatch):
+    from labutils import hosted
+
+    inputs = tmp_path / "kaggle" / "input"
+    bad = inputs / "a-broken-copy" / "sample.bin"
+    good = inputs / "my-weights" / "files" / "sample.bin"
+    for path, payload in ((bad, PAYLOAD[:-1] + b"!"), (good, PAYLOAD)):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(payload)
+    monkeypatch.setattr(hosted, "KAGGLE_INPUT", inputs)
+    monkeypatch.setenv("LABUTILS_OFFLINE", "1")  # found, so nothing is downloaded
+    before = sorted((p, p.stat().st_mtime_ns) for p in inputs.rglob("*"))
+    assert download(_resource(source.as_uri()), progress=False) == good
+    assert sorted((p, p.stat().st_mtime_ns) for p in inputs.rglob("*")) == before  # nothing written there
+    assert not (data_dir / "downloads").exists()

@@ -2,12 +2,14 @@ import os
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 import pytest
 import torch
 
 import labutils
+from labutils import runtime
 from labutils.data import IMAGENET_MEAN, IMAGENET_STD, denormalize, imagenet_normalize, normalize
 from labutils.runtime import data_root, file_lock, get_device, is_smoke, pick
 
@@ -134,3 +136,51 @@ def test_file_lock_says_once_that_it_waits_and_removes_its_file(tmp_path, capsys
     assert order == ["first", "second"] and not lock.exists()
     out = capsys.readouterr().out
     assert out.count("Другой процесс уже готовит raw") == 1
+
+
+def test_derived_data_goes_to_labutils_derived_and_is_found_there(data_dir, tmp_path, monkeypatch):
+    monkeypatch.delenv("LABUTILS_DERIVED", raising=False)
+    extracted = data_dir / "chest_xray" / "extracted"
+    assert runtime.derived_path(extracted) == extracted  # unset: the data folder, as before
+    local = tmp_path / "local"
+    monkeypatch.setenv("LABUTILS_DERIVED", str(local))
+    moved = runtime.derived_path(extracted)
+    assert moved == local / "chest_xray" / "extracted" and moved.parent.is_dir()
+    assert runtime.derived_candidates(extracted)[:2] == (extracted, moved)
+
+
+@pytest.mark.parametrize("platform, set_method, default, kernel, expected", [
+    ("linux", None, "fork", True, 3),            # Python <= 3.13 on Linux
+    ("linux", None, "forkserver", True, 0),      # Python 3.14's Linux default: DataLoader workers would spawn
+    ("linux", "spawn", "fork", True, 0),         # set explicitly for this process
+    ("linux", None, "forkserver", False, 3),     # a script, not a kernel: workers import the script's module
+    ("darwin", None, "fork", True, 0),
+    ("win32", None, "spawn", False, 0),
+])
+def test_default_workers_reads_the_start_method_a_dataloader_will_use(monkeypatch, platform, set_method, default,
+                                                                       kernel, expected):
+    import multiprocessing
+
+    from labutils import imagefolder
+
+    monkeypatch.setenv("LABUTILS_SMOKE", "0")
+    monkeypatch.setattr(imagefolder.sys, "platform", platform)
+    monkeypatch.setattr(imagefolder.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda allow_none=False: set_method)
+    others = [m for m in ("fork", "spawn", "forkserver") if m != default]
+    monkeypatch.setattr(multiprocessing, "get_all_start_methods", lambda: [default, *others])
+    if kernel:
+        monkeypatch.setitem(sys.modules, "ipykernel", sys.modules.get("ipykernel") or types.ModuleType("ipykernel"))
+    else:
+        monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert imagefolder.default_workers() == expected
+
+
+def test_start_method_does_not_fix_the_processes_start_method():
+    import multiprocessing
+
+    from labutils.imagefolder import start_method
+
+    before = multiprocessing.get_start_method(allow_none=True)
+    assert start_method() in multiprocessing.get_all_start_methods()
+    assert multiprocessing.get_start_method(allow_none=True) == before

@@ -11,6 +11,9 @@ has one), then every step of :data:`NOTEBOOK_STEPS`:
 * :func:`set_kernel` — the kernelspec and language metadata that JupyterLab would write;
 * :func:`record_lab` — the lab's stem, which lets the grader detect the lab of a submission.
 
+Before that, :func:`build` gives each lab's solution notebook the generated badges and first code
+cell (:mod:`.setupcell`), writing it only when they differ.
+
 Each step takes the cell (or notebook) and the place to name in an error, and changes it in place.
 :func:`clean` strips outputs from notebooks in place (``python -m labutils.assignments clean``).
 """
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 
+from . import setupcell
 from .regions import AssignmentError, answer_regions, strip_solutions
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
@@ -101,10 +105,15 @@ def pairs(solutions: Path, notebooks: Path) -> list[tuple[Path, Path]]:
 
 
 def build(solutions: Path, notebooks: Path) -> list[Path]:
-    """Write ``notebooks/NN_name.ipynb`` for every ``solutions/NN_name.ipynb``; returns the paths."""
+    """Write ``notebooks/NN_name.ipynb`` for every ``solutions/NN_name.ipynb``; returns the paths.
+
+    A lab's solution notebook first gets the generated badges and setup cell where they differ
+    (:func:`labutils.authoring.setupcell.sync`), so both notebooks start with them.
+    """
     notebooks.mkdir(parents=True, exist_ok=True)
     written = []
     for src, dst in pairs(solutions, notebooks):
+        setupcell.sync(src)
         nbformat.write(build_notebook(src), str(dst))
         written.append(dst)
     return written

@@ -4,7 +4,8 @@
 solution code or an answer leaked into it, when a hint (the ``# TODO:`` comment or the task's
 ``<details>`` block) gives the solution away (:mod:`.hintlint`: a repeated solution line, a
 spelled-out expression, an unpacking order, a step-by-step walk-through), when a student-facing code
-line is wider than ``MAX_WIDTH`` characters, or when any notebook has outputs or another kernelspec.
+line is wider than ``MAX_WIDTH`` characters, when any notebook has outputs or another kernelspec, or
+when a lab's badges or setup cell are not the ones :mod:`.setupcell` generates.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import ast
 import re
 from pathlib import Path
 
-from . import hintlint
+from . import hintlint, setupcell
 from .build import build_notebook, pairs, read_notebook
 from .regions import BEGIN, END, TASK, AssignmentError, answer_regions, solution_regions, strip_solutions, task_id
 
@@ -138,7 +139,7 @@ def check_pair(src: Path, dst: Path) -> list[str]:
         expected = build_notebook(src)
     except AssignmentError as exc:
         return [str(exc)]
-    problems = hygiene(src, sol)
+    problems = hygiene(src, sol) + setupcell.problems(src, sol)
     if not dst.exists():
         return problems + [f"{dst}: missing; run python -m labutils.assignments build"]
     try:

@@ -481,3 +481,97 @@ def test_lab1_promise_of_embedding_clustering_is_kept_in_lab2():
     assert any(s.startswith("## 11. Эмбеддинги") for s in markdown)
     for used in ("PCA(", "TSNE(", "KMeans(", "adjusted_rand_score("):
         assert used in code, used
+
+
+# --- the generated first cells: badges and the setup cell (issue 24) ----------------------------
+
+def _lab_course(tmp_path, stem="01_residual_networks"):
+    """A course folder whose one notebook has a lab's name but no badges or setup cell yet."""
+    sol, stu = tmp_path / "solutions", tmp_path / "notebooks"
+    _write(sol, f"{stem}.ipynb", ["import math", SOLVED], markdown="# Лабораторная работа 1")
+    return sol, stu
+
+
+def test_build_gives_a_lab_its_badges_and_setup_cell_once(tmp_path):
+    from labutils import course
+    from labutils.authoring import setupcell
+
+    sol, stu = _lab_course(tmp_path)
+    build(sol, stu)
+    for folder in (sol, stu):
+        nb = nbformat.read(str(folder / "01_residual_networks.ipynb"), as_version=4)
+        assert nb.cells[0].source.startswith(course.badges("01_residual_networks") + "\n\n# Лабораторная работа 1")
+        assert nb.cells[1].id == "setup" and nb.cells[1].source == setupcell.setup_source("01_residual_networks")
+    before = (sol / "01_residual_networks.ipynb").read_bytes()
+    build(sol, stu)  # a second build changes nothing
+    assert (sol / "01_residual_networks.ipynb").read_bytes() == before
+    assert check(sol, stu) == []
+
+
+def test_check_names_a_changed_setup_cell_or_missing_badges(tmp_path):
+    sol, stu = _lab_course(tmp_path)
+    build(sol, stu)
+    path = sol / "01_residual_networks.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells[1].source = nb.cells[1].source.replace("SMOKE = False", "SMOKE = True")
+    nbformat.write(nb, str(path))
+    problems = check(sol, stu)
+    assert any("setup cell" in p and "run python -m labutils.assignments build" in p for p in problems), problems
+    nb.cells[1].source = nb.cells[1].source.replace("SMOKE = True", "SMOKE = False")
+    nb.cells[0].source = nb.cells[0].source.split("\n\n", 1)[1]  # badges removed
+    nbformat.write(nb, str(path))
+    assert any("badges" in p for p in check(sol, stu))
+
+
+def test_setup_cell_is_short_valid_and_reads_the_one_install_setting():
+    from labutils import course
+    from labutils.authoring import setupcell
+
+    source = setupcell.setup_source("02_chest_xray_finetuning")
+    compile(source, "setup", "exec")
+    assert f'COURSE_PACKAGE = "{course.INSTALL_SOURCE}"' in source
+    assert course.INSTALL_SOURCE.startswith(course.DISTRIBUTION + "[labs]")
+    assert "SMOKE = False" in source and "USE_DRIVE = False" in source
+    assert max(map(len, source.splitlines())) <= MAX_WIDTH and len(source.splitlines()) <= 25
+    for stem in course.stems():
+        assert course.RELEASE_TAG in course.colab_url(stem) and stem in course.kaggle_url(stem)
+
+
+def test_every_released_notebook_starts_with_the_generated_cells():
+    from labutils import course
+    from labutils.authoring import setupcell
+
+    for stem in course.stems():
+        for folder in (SOLUTIONS, NOTEBOOKS):
+            nb = nbformat.read(str(folder / f"{stem}.ipynb"), as_version=4)
+            assert nb.cells[0].source.startswith(course.badges(stem)), (folder, stem)
+            assert nb.cells[1].source == setupcell.setup_source(stem), (folder, stem)
+
+
+def test_setup_cell_is_a_no_op_in_the_checkout_and_never_runs_pip(tmp_path):
+    """A `pip` that fails, first on PATH, and a failing `pip` module first on the path: neither runs."""
+    from labutils.authoring import setupcell
+
+    marker = tmp_path / "pip-ran"
+    fake_bin, fake_module = tmp_path / "bin", tmp_path / "modules" / "pip"
+    fake_bin.mkdir()
+    fake_module.mkdir(parents=True)
+    for name in ("pip", "pip3"):
+        (fake_bin / name).write_text(f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+        (fake_bin / name).chmod(0o755)
+    (fake_module / "__init__.py").write_text("")
+    (fake_module / "__main__.py").write_text(f"import pathlib, sys\npathlib.Path({str(marker)!r}).touch()\nsys.exit(1)\n")
+    env = {**__import__("os").environ, "PATH": f"{fake_bin}:{__import__('os').environ['PATH']}",
+           "PYTHONPATH": str(fake_module.parent)}
+    source = setupcell.setup_source("01_residual_networks")
+    for _ in range(2):  # safe to run twice
+        out = subprocess.run([sys.executable, "-c", source], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+    assert not marker.exists()
+    assert "Папка данных" in out.stdout and "Устройство" in out.stdout
+    # the same cell where labutils does not import reaches pip (here the failing one) and stops there
+    hide = "import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+    out = subprocess.run([sys.executable, "-c", hide + source], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode != 0 and marker.exists() and "CalledProcessError" in out.stderr
