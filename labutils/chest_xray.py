@@ -173,16 +173,8 @@ def check_chest_xray_folder(root) -> None:
 def attached_chest_xray() -> Path | None:
     """The chest X-rays among the attached datasets (Kaggle's ``/kaggle/input``): the first ``chest_xray``
     folder that passes :func:`check_chest_xray_folder`, read where it is; None when there is none (Lab 2)."""
-    what = "chest_xray"
-    for folder in hosted.input_folders(lambda p: p.name == what and _looks_like_chest_xray(p)):
-        try:
-            check_chest_xray_folder(folder)
-        except ValueError as exc:
-            print(t("hosted.input_rejected", what=what, path=folder, reason=exc))
-            continue
-        print(t("hosted.input_found", what=what, path=folder))
-        return folder
-    return None
+    return hosted.first_attached("chest_xray", lambda p: p.name == "chest_xray" and _looks_like_chest_xray(p),
+                                 check_chest_xray_folder)
 
 
 SIGNAL_BOX = (0.25, 0.75, 0.25, 0.75)  # rows from-to, columns from-to (fractions): where the class shows

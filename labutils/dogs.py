@@ -191,16 +191,9 @@ def check_dogs_images(images) -> None:
 def attached_dogs() -> Path | None:
     """Stanford Dogs' ``Images/`` among the attached datasets (Kaggle's ``/kaggle/input``), read where it is,
     when it passes :func:`check_dogs_images`; None when there is none (Lab 4)."""
-    what = "stanford_dogs"
-    for folder in hosted.input_folders(lambda p: p.name == "Images" and all((p / b).is_dir() for b in DOG_BREEDS)):
-        try:
-            check_dogs_images(folder)
-        except ValueError as exc:
-            print(t("hosted.input_rejected", what=what, path=folder, reason=exc))
-            continue
-        print(t("hosted.input_found", what=what, path=folder))
-        return folder
-    return None
+    return hosted.first_attached("stanford_dogs",
+                                 lambda p: p.name == "Images" and all((p / b).is_dir() for b in DOG_BREEDS),
+                                 check_dogs_images)
 
 
 def _link_breeds(source: Path, images: Path) -> Path:

@@ -153,3 +153,17 @@ def input_files(name: str) -> list[Path]:
 def input_folders(accept: Callable[[Path], bool]) -> list[Path]:
     """Folders of the attached datasets that ``accept`` says hold the data, nearest first."""
     return [p for root in input_roots() for p in _walk(root, INPUT_DEPTH) if p.is_dir() and accept(p)]
+
+
+def first_attached(what: str, accept: Callable[[Path], bool], check: Callable[[Path], object]) -> Path | None:
+    """The first attached folder that ``accept`` picks and ``check`` passes (it raises ``ValueError`` to
+    reject one, which is said and skipped), read where it is; None when there is none (Labs 2 and 4)."""
+    for folder in input_folders(accept):
+        try:
+            check(folder)
+        except ValueError as exc:
+            print(t("hosted.input_rejected", what=what, path=folder, reason=exc))
+            continue
+        print(t("hosted.input_found", what=what, path=folder))
+        return folder
+    return None

@@ -1,9 +1,7 @@
 """Helpers Lab 3 adds: CIFAR-100 superclasses, the stand-in, most-confused pairs, aggregation, timing."""
 import hashlib
-import io
 import pickle
 import shutil
-import struct
 import tarfile
 import time
 from pathlib import Path
@@ -17,6 +15,7 @@ from labutils.cifar100 import CIFAR100_CLASSES, CIFAR100_SUPERCLASSES, cifar100,
 from labutils.imagefolder import stratified_indices
 from labutils.metrics import aggregate_confusion, most_confused_pairs
 from labutils.registry import Resource
+from labutils.rehearse.cifar import py2_pickle  # the real files' Python 2 pickle format, shared with the rehearsal
 from labutils.cifar100 import SyntheticCIFAR100
 from labutils.training import format_duration, time_steps
 
@@ -60,29 +59,6 @@ def test_standin_has_torchvision_interface():
     assert not np.array_equal(SyntheticCIFAR100(train=False).data[:2], ds.data[:2])
 
 
-class _Py2Pickler(pickle._Pickler):
-    """Pickles ``str`` and ``bytes`` as Python 2 byte strings (opcodes U/T), as cPickle wrote the real files."""
-
-    dispatch = pickle._Pickler.dispatch.copy()
-
-    def _save_py2_string(self, obj):
-        data = obj.encode("latin1") if isinstance(obj, str) else bytes(obj)
-        if len(data) < 256:
-            self.write(pickle.SHORT_BINSTRING + bytes([len(data)]) + data)
-        else:
-            self.write(pickle.BINSTRING + struct.pack("<i", len(data)) + data)
-        self.memoize(obj)
-
-    dispatch[str] = _save_py2_string
-    dispatch[bytes] = _save_py2_string
-
-
-def _py2_pickle(obj) -> bytes:
-    buffer = io.BytesIO()
-    _Py2Pickler(buffer, protocol=2).dump(obj)
-    return buffer.getvalue()
-
-
 def make_mini_cifar100(folder, *, n_train=10, n_test=4):
     """A miniature ``cifar-100-python/`` laid out like the real archive: ``train``, ``test``, ``meta`` and the
     junk ``file.txt~``; the pickles are Python 2 style (protocol 2, byte-string keys, read with latin1)."""
@@ -96,8 +72,8 @@ def make_mini_cifar100(folder, *, n_train=10, n_test=4):
                  "batch_label": f"{split}ing batch 1 of 1", "fine_labels": fine,
                  "coarse_labels": [int(coarse_of[f]) for f in fine],
                  "data": rng.integers(0, 256, size=(n, 3072), dtype=np.uint8)}
-        (base / split).write_bytes(_py2_pickle(batch))
-    (base / "meta").write_bytes(_py2_pickle({"fine_label_names": CIFAR100_CLASSES,
+        (base / split).write_bytes(py2_pickle(batch))
+    (base / "meta").write_bytes(py2_pickle({"fine_label_names": CIFAR100_CLASSES,
                                              "coarse_label_names": list(CIFAR100_SUPERCLASSES)}))
     (base / "file.txt~").write_bytes(b"")  # the real archive carries this editor backup file
     return base
