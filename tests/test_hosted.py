@@ -12,7 +12,9 @@ FOLDER_VARS = ("LABUTILS_DATA", "LABUTILS_DERIVED", "LABUTILS_CACHE")
 
 @pytest.fixture
 def clean_env(monkeypatch, tmp_path):
-    """No folder variables, no Colab, no Kaggle; /kaggle points into the test's folder."""
+    """No folder variables, no Colab, no Kaggle; /kaggle points into the test's folder. What
+    ``setup_environment`` writes into ``os.environ`` is undone afterwards, so no later test reads it."""
+    saved = dict(os.environ)
     for name in (*FOLDER_VARS, hosted.KAGGLE_RUN_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delitem(sys.modules, "google.colab", raising=False)
@@ -23,7 +25,9 @@ def clean_env(monkeypatch, tmp_path):
     monkeypatch.setattr(hosted, "COLAB_CONTENT", tmp_path / "content")
     monkeypatch.setattr(hosted, "COLAB_DRIVE", tmp_path / "content" / "drive")
     monkeypatch.setattr(hosted, "_precision", lambda: "float32")
-    return tmp_path
+    yield tmp_path
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_platform_is_local_without_colab_or_kaggle(clean_env):
