@@ -2,9 +2,10 @@
 
 The first rule whose words appear in the source wins, in this order:
 
-1. **caching**: the cell computes a cache (``extract_features(``, ``.preload(``, ``cached``);
-2. **training**: it trains or times training steps (``train_one_epoch(``, ``fit(``, ``.backward()``,
-   ``train_digits_net(``, ``time_steps(``, ``estimate_phases(``, ``for epoch in range(``);
+1. **training**: it trains or times training steps (``train_one_epoch(``, ``fit(``, ``.backward()``,
+   ``train_digits_net(``, ``time_steps(``, ``estimate_phases(``, ``for epoch in range(``); a cell
+   that computes a feature cache and then trains on it (Lab 2's head, Lab 4's six runs) counts here;
+2. **caching**: the cell computes a cache (``extract_features(``, ``.preload(``, ``cached``);
 3. **preparation and decoding**: it finds, extracts, scans or decodes data, loads weights or sets
    up (``chest_xray_root(``, ``cifar100(``, ``dogs_raw_images(``, ``prepare_dogs(``,
    ``scan_image_folder(``, ``load_pretrained(``, ``DataLoader(``, ``get_device(``);
@@ -19,9 +20,9 @@ from __future__ import annotations
 
 PHASES = ("preparation", "caching", "training", "evaluation", "analysis")
 RULES = (
-    ("caching", ("extract_features(", ".preload(", "cached")),
     ("training", ("train_one_epoch(", "fit(", ".backward()", "train_digits_net(", "time_steps(",
                   "estimate_phases(", "for epoch in range(")),
+    ("caching", ("extract_features(", ".preload(", "cached")),
     ("preparation", ("chest_xray_root(", "cifar100(", "dogs_raw_images(", "prepare_dogs(", "scan_image_folder(",
                      "load_pretrained(", "DataLoader(", "get_device(")),
     ("evaluation", ("evaluate(", "run_epoch(", "predict", "roc_", "confusion_matrix", "classification_report",

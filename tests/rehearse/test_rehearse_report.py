@@ -15,6 +15,7 @@ from labutils.rehearse import cli, monitor, phases, report
     ("splits[s].preload(256)", "caching"),
     ("for epoch in range(FT_EPOCHS):\n    train_one_epoch(model, loader)", "training"),
     ("history = fit(model, loaders['train'], loaders['val'])", "training"),
+    ("feats = extract_features(backbone, loader, device)\nhistory = fit(head, feats)", "training"),
     ("root = chest_xray_root()", "preparation"),
     ("model = load_pretrained('resnet18')", "preparation"),
     ("cm = confusion_matrix(y, p)", "evaluation"),
