@@ -23,16 +23,8 @@ def _mode_full_start() -> str:
     return re.split(r"\{", t("runtime.mode_full", var="LABUTILS_SMOKE"))[0][:40]
 
 
-# Labs 2 and 3 run in CI (minutes each). Lab 1 has no data to shrink, so its tiny run is its full run (its
-# section 8.2 took 25 min of 28 under a load average of 7), and Lab 4's took 13 min: both run only when
-# LABUTILS_REHEARSE_ALL=1 (issue 25 leaves making them fit open).
-IN_CI = ("02", "03")
-
-
 @pytest.mark.parametrize("lab", [one.id for one in course.LABS])
 def test_tiny_rehearsal_runs_every_full_mode_line(lab, tmp_path):
-    if lab not in IN_CI and os.environ.get("LABUTILS_REHEARSE_ALL") != "1":
-        pytest.skip(f"lab {lab}'s tiny rehearsal takes too long for CI; run it with LABUTILS_REHEARSE_ALL=1")
     out = tmp_path / "rehearsal"
     env = {**os.environ, "LABUTILS_SMOKE": "1"}  # as under the suite: the rehearsal's kernel must still be full mode
     done = subprocess.run([sys.executable, "-m", "labutils.rehearse", "--scale", "tiny", "--lab", lab,
